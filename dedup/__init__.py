@@ -1,0 +1,1 @@
+"""Text normalisation, MinHash signatures and the LSH index of reserved works (pure)."""

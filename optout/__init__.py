@@ -1,0 +1,1 @@
+"""Opt-out signals: pure parsers and the policy that combines them (no network, no Scrapy)."""

@@ -1,0 +1,1 @@
+"""The authors' opt-out registry (SQLite via sqlite-utils)."""
