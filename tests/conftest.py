@@ -1,0 +1,8 @@
+"""Session-wide test settings. Area-specific fixtures live in tests/*_support.py."""
+
+import os
+
+# Keep every test's network traffic on loopback: no proxy may divert it.
+for _var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
