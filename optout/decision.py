@@ -77,13 +77,30 @@ class Reason:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reason:
+        """The inverse of :meth:`to_dict`; malformed data raises ``ValueError``."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a reason must be a JSON object, not {type(data).__name__}")
+        for key in ("code", "source", "evidence"):
+            if not isinstance(data.get(key), str):
+                raise ValueError(f"reason field {key!r} missing or not a string: {data!r:.200}")
+        line = data.get("line")
+        if line is not None and (isinstance(line, bool) or not isinstance(line, int)):
+            raise ValueError(f"reason field 'line' must be an integer, not {line!r:.40}")
+        similarity = data.get("similarity")
+        if similarity is not None and (
+            isinstance(similarity, bool) or not isinstance(similarity, int | float)
+        ):
+            raise ValueError(f"reason field 'similarity' must be a number, not {similarity!r:.40}")
+        matched = data.get("matched_work")
+        if matched is not None and not isinstance(matched, str):
+            raise ValueError(f"reason field 'matched_work' must be a string, not {matched!r:.40}")
         return cls(
             code=ReasonCode(data["code"]),
             source=data["source"],
             evidence=data["evidence"],
-            line=data.get("line"),
-            matched_work=data.get("matched_work"),
-            similarity=data.get("similarity"),
+            line=line,
+            matched_work=matched,
+            similarity=similarity,
         )
 
 
@@ -147,11 +164,25 @@ class Decision:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
+        """The inverse of :meth:`to_dict`; malformed data raises ``ValueError``."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a decision must be a JSON object, not {type(data).__name__}")
+        if not isinstance(data.get("url"), str):
+            raise ValueError("decision field 'url' missing or not a string")
+        lists = {}
+        for key in ("reasons", "warnings", "grants"):
+            value = data.get(key, [])
+            if not isinstance(value, list):
+                kind = type(value).__name__
+                raise ValueError(f"decision field {key!r} must be a list, not {kind}")
+            lists[key] = value
+        if not all(isinstance(w, str) for w in lists["warnings"]):
+            raise ValueError("decision field 'warnings' must hold strings")
         decision = cls(
             url=data["url"],
-            reasons=tuple(Reason.from_dict(r) for r in data.get("reasons", ())),
-            warnings=tuple(data.get("warnings", ())),
-            grants=tuple(Reason.from_dict(g) for g in data.get("grants", ())),
+            reasons=tuple(Reason.from_dict(r) for r in lists["reasons"]),
+            warnings=tuple(lists["warnings"]),
+            grants=tuple(Reason.from_dict(g) for g in lists["grants"]),
         )
         if "allowed" in data and data["allowed"] != decision.allowed:
             raise ValueError(

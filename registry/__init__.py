@@ -1,1 +1,54 @@
-"""The authors' opt-out registry (SQLite via sqlite-utils)."""
+"""The authors' opt-out registry (SQLite via sqlite-utils).
+
+``Registry(path)`` is the read-write side (registrations, operators' commands);
+``RegistryReader(path)`` is the crawler's read-only side: ``match_url(url)``
+and ``content_works()``. See docs/registry.md.
+"""
+
+from registry.entries import DEFAULT_SCOPE, SCOPES, TRAINING_SCOPES, Entry, Registration
+from registry.errors import (
+    DuplicateEntry,
+    ImportRejected,
+    InvalidInput,
+    InvalidWorkFile,
+    NotARegistry,
+    RegistryError,
+    RegistryMissing,
+    SchemaTooNew,
+    UnknownEntry,
+    WrongToken,
+)
+from registry.reader import ContentWork, RegistryMatch, RegistryReader, entry_id_of
+from registry.store import Registry, ReindexReport
+from registry.urlrules import RuleKind, UrlRule, normalize_url, parse_domain, parse_url_pattern
+from registry.works import ACCEPTED_SUFFIXES
+
+__all__ = [
+    "ACCEPTED_SUFFIXES",
+    "DEFAULT_SCOPE",
+    "SCOPES",
+    "TRAINING_SCOPES",
+    "ContentWork",
+    "DuplicateEntry",
+    "Entry",
+    "ImportRejected",
+    "InvalidInput",
+    "InvalidWorkFile",
+    "NotARegistry",
+    "Registration",
+    "Registry",
+    "RegistryError",
+    "RegistryMatch",
+    "RegistryMissing",
+    "RegistryReader",
+    "ReindexReport",
+    "RuleKind",
+    "SchemaTooNew",
+    "UnknownEntry",
+    "UrlRule",
+    "WrongToken",
+    "entry_id_of",
+    "normalize_url",
+    "parse_domain",
+    "parse_url_pattern",
+]

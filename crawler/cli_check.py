@@ -1,0 +1,177 @@
+"""``tdmcrawl check URL...``: the decision on each URL and its evidence.
+
+The check is a small crawl through the same add-on, gates and download code
+as ``tdmcrawl crawl``, with output and audit off: robots.txt, tdmrep.json and
+ai.txt are fetched once per origin, the URL itself only if robots.txt lets
+us, and the post-fetch gate reads its headers and meta. So the check reaches
+the decision the crawl would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+import scrapy
+from twisted.python.failure import Failure
+
+from crawler.cliutil import echo_json, json_option
+from crawler.netguard import SEED_META
+from crawler.origin_gate import PREFETCH_META, Excluded
+from crawler.response_gate import DECISION_META
+from crawler.run import UsageError, build_settings, parse_overrides, run
+from optout.decision import Decision
+
+INDEX_META = "tdmcrawl_check_index"
+EVIDENCE_WIDTH = 160
+
+# A check touches a few URLs while someone waits: a fixed small delay instead of
+# AutoThrottle's slow start. Crawl-delay from robots.txt is still honoured.
+CHECK_SETTINGS: dict[str, Any] = {
+    "TDMCRAWL_OUTPUT": False,
+    "TDMCRAWL_AUDIT": False,
+    "AUTOTHROTTLE_ENABLED": False,
+    "DOWNLOAD_DELAY": 0.25,
+    "RETRY_TIMES": 1,
+    # Failures reach the user as one "Error:" line or as warnings in the decisions.
+    "LOG_LEVEL": "CRITICAL",
+}
+
+
+class CheckSpider(scrapy.Spider):
+    """Requests each URL once and records the decision the gates made on it."""
+
+    name = "tdmcrawl-check"
+
+    def __init__(self, urls: list[str], results: dict[int, Decision], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.urls = urls
+        self.results = results
+
+    async def start(self) -> Any:
+        for index, url in enumerate(self.urls):
+            yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
+                                 meta={INDEX_META: index, SEED_META: True})
+
+    def parse(self, response: Any) -> None:
+        index = response.meta[INDEX_META]
+        decided = response.meta.get(DECISION_META)
+        if decided is not None:
+            decision = Decision.from_dict(decided)
+        else:
+            decision = _prefetch(response.meta, response.url,
+                                 f"page answered HTTP {response.status}: page-level signals "
+                                 "not read")
+        self.results[index] = _with_redirect_note(decision, response.meta)
+
+    def failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        index = request.meta[INDEX_META]
+        if failure.check(Excluded):
+            decision = failure.value.decision
+        else:
+            response = getattr(failure.value, "response", None)
+            why = (f"page answered HTTP {response.status}: page-level signals not read"
+                   if response is not None else f"page not fetched: {failure.getErrorMessage()}")
+            decision = _prefetch(request.meta, request.url, why)
+        self.results[index] = _with_redirect_note(decision, request.meta)
+
+
+def _prefetch(meta: dict[str, Any], url: str, warning: str) -> Decision:
+    known = meta.get(PREFETCH_META)
+    decision = Decision.from_dict(known) if known else Decision(url=url)
+    return Decision(decision.url, decision.reasons, (*decision.warnings, warning), decision.grants)
+
+
+def _with_redirect_note(decision: Decision, meta: dict[str, Any]) -> Decision:
+    if not meta.get("redirect_urls"):
+        return decision
+    note = f"redirected: decided on {decision.url}"
+    return Decision(decision.url, decision.reasons, (*decision.warnings, note), decision.grants)
+
+
+def result_dict(url: str, decision: Decision) -> dict[str, Any]:
+    """The contract's JSON object: ``url`` exactly as given."""
+    out = decision.to_dict()
+    out["url"] = url
+    return out
+
+
+def render(url: str, decision: Decision) -> str:
+    """Human output: the verdict and its decisive evidence, a few lines per URL."""
+    if decision.allowed:
+        head = f"ALLOWED   {url}"
+    else:
+        fetch = "never fetched" if not decision.fetch_allowed else "fetched, not used"
+        head = f"EXCLUDED  {url}  ({decision.reasons[0].code.value}; {fetch})"
+    lines = [head]
+    for reason in decision.reasons:
+        where = reason.source + (f":{reason.line}" if reason.line else "")
+        lines.append(f"  {reason.code.value:<18} {where:<14} {_short(reason.evidence)}")
+    for grant in decision.grants:
+        lines.append(f"  grant: {grant.code.value} {grant.source} {_short(grant.evidence)}")
+    for warning in decision.warnings:
+        lines.append(f"  warning: {_short(warning)}")
+    return "\n".join(lines)
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= EVIDENCE_WIDTH else text[: EVIDENCE_WIDTH - 1] + "…"
+
+
+@click.command()
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--token", help="Product token for robots.txt (default: tdmcrawl).")
+@click.option("--user-agent", help="Full User-Agent string.")
+@click.option("--registry", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Authors' registry database: its URL rules apply too.")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Override any Scrapy or TDMCRAWL_* setting (repeatable).")
+@json_option
+def check(urls: tuple[str, ...], token: str | None, user_agent: str | None,
+          registry: Path | None, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Print the opt-out decision on each URL, with its evidence.
+
+    Fetches the origin's robots.txt, tdmrep.json and ai.txt, then the page
+    itself if robots.txt allows it, exactly as `tdmcrawl crawl` would.
+
+    Example:
+
+        tdmcrawl check https://example.org/article --json
+    """
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise click.BadParameter(f"not an http(s) URL: {url!r}", param_hint="URLS")
+    try:
+        extra = parse_overrides(overrides)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    options = {
+        **CHECK_SETTINGS,
+        "TDMCRAWL_TOKEN": token,
+        "TDMCRAWL_USER_AGENT": user_agent,
+        "TDMCRAWL_REGISTRY": str(registry) if registry else None,
+    }
+    results: dict[int, Decision] = {}
+    try:
+        crawler = run(build_settings(options, extra), CheckSpider, urls=list(urls),
+                      results=results)
+    except Exception as exc:
+        raise click.ClickException(f"check failed: {type(exc).__name__}: {exc}") from exc
+    session = getattr(crawler, "tdmcrawl_session", None)
+    if session is not None and session.error:
+        raise click.ClickException(f"check failed: {session.error}")
+    missing = [urls[i] for i in range(len(urls)) if i not in results]
+    for index, url in enumerate(urls):
+        if index not in results:
+            continue
+        if as_json:
+            echo_json(result_dict(url, results[index]))
+        else:
+            click.echo(render(url, results[index]))
+    if missing:
+        raise click.ClickException(f"no decision reached for: {', '.join(missing)}")

@@ -1,0 +1,23 @@
+"""The item the spider yields for every page that passed the post-fetch gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from optout.decision import Decision
+
+
+@dataclass
+class PageItem:
+    """One page that may be used, on its way through the item pipelines to the WARC output.
+
+    ``capture`` is a ``crawler.capture.Capture`` (the response and request as
+    on the wire); it is ``None`` only when the capture middleware is absent.
+    """
+
+    url: str  # final URL of the response
+    decision: Decision  # the post-fetch Decision (allowed)
+    capture: Any  # crawler.capture.Capture
+    text: str | None = None  # extracted main text, for the near-duplicate gate
+    depth: int = 0

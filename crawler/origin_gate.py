@@ -1,0 +1,307 @@
+"""The pre-fetch gate: replaces Scrapy's RobotsTxtMiddleware, which fails open.
+
+For every request it makes sure the origin's robots.txt, /.well-known/tdmrep.json
+and /ai.txt were fetched (once per scheme+host+port, through the engine so the
+same slot, User-Agent and capture apply), then asks ``optout.evaluate`` for the
+pre-fetch decision. This module parses nothing: status rules, redirect limits
+and size limits of RFC 9309 live in ``optout.fetched``; this module only
+reports what the fetch saw as a ``FetchResult``.
+
+- A URL whose robots.txt disallows our token, or whose robots.txt is
+  unreachable, is never requested: audited with ``stage="pre-fetch"``, then
+  refused with ``Excluded`` (an ``IgnoreRequest`` carrying the decision).
+- Other reservations (TDMRep, AI-agent rules, ai.txt, registry URL rules) still
+  let the page be fetched when ``TDMCRAWL_FETCH_RESERVED`` is on, so the
+  post-fetch gate can fingerprint it; it never reaches the output.
+- Origin files are kept 24 h (``TDMCRAWL_ORIGIN_TTL``); a failed robots.txt
+  (5xx, 429, network error) is trusted only ``TDMCRAWL_ORIGIN_RETRY`` seconds,
+  then fetched again, so one bad minute doesn't close a site for the whole crawl.
+- Redirect targets come back through this gate as new requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+from crawler import settings as tdm_settings
+from crawler.netguard import AddressResolver, NetGuardBlocked, NetGuardMiddleware
+from crawler.politeness import apply_crawl_delay
+from crawler.session import CrawlSession
+from optout.decision import Decision
+from optout.fetched import FetchResult
+from optout.policy import OriginSignals, evaluate
+
+logger = logging.getLogger(__name__)
+
+ORIGIN_META = "tdmcrawl_origin_fetch"
+PREFETCH_META = "tdmcrawl_prefetch"  # the pre-fetch decision as a dict (picklable for JOBDIR)
+MAX_REDIRECTS = 5  # RFC 9309 2.3.1.2: follow at least five; more is "unavailable"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+ORIGIN_FILES = (
+    ("robots.txt", "/robots.txt"),
+    ("tdmrep.json", "/.well-known/tdmrep.json"),
+    ("ai.txt", "/ai.txt"),
+)
+# Reason.source -> the origin file whose capture is its evidence.
+SOURCE_KIND = {"robots.txt": "robots.txt", "well-known": "tdmrep.json", "ai.txt": "ai.txt"}
+
+
+class Excluded(IgnoreRequest):
+    """A request refused by a gate; ``decision`` says why."""
+
+    def __init__(self, decision: Decision, stage: str, response: Any = None) -> None:
+        reason = decision.reasons[0] if decision.reasons else None
+        detail = f"{reason.code.value}: {reason.evidence}" if reason else "excluded"
+        super().__init__(f"tdmcrawl {stage}: {detail}")
+        self.decision = decision
+        self.stage = stage
+        # Post-fetch only: the refused response, so a crawl spider can still follow its links
+        # (the reservation is about training use, not access). Never given to pipelines.
+        self.response = response
+
+
+class AlreadyKept(IgnoreRequest):
+    """On --resume: the URL was written to WARC before the interruption."""
+
+
+@dataclass
+class OriginEntry:
+    signals: Any  # optout.policy.OriginSignals
+    expires_at: float
+    evidence: dict[str, Any] = field(default_factory=dict)  # kind -> WarcRef
+
+
+def origin_key(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def origin_url(key: tuple[str, str, int]) -> str:
+    scheme, host, port = key
+    default = 443 if scheme == "https" else 80
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{netloc}" + ("" if port == default else f":{port}")
+
+
+class OriginGateMiddleware:
+    """Downloader middleware at priority 100 (where RobotsTxtMiddleware was)."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.session = CrawlSession.of(crawler)
+        self.session.origin_gate = self  # the response gate reuses this origin cache
+        settings = crawler.settings
+        self.ttl = float(tdm_settings.get(settings, "TDMCRAWL_ORIGIN_TTL"))
+        self.retry_after = float(tdm_settings.get(settings, "TDMCRAWL_ORIGIN_RETRY"))
+        self.maxsize = int(tdm_settings.get(settings, "TDMCRAWL_ORIGIN_MAXSIZE"))
+        self.timeout = float(tdm_settings.get(settings, "TDMCRAWL_ORIGIN_TIMEOUT"))
+        self.fetch_reserved = tdm_settings.getbool(settings, "TDMCRAWL_FETCH_RESERVED")
+        self.fetch_ai_txt = tdm_settings.getbool(settings, "TDMCRAWL_AI_TXT")
+        # Skip kept URLs on --resume, unless the last run was killed: then its JOBDIR queue is
+        # lost and kept pages are fetched again for their links (never written twice).
+        self.skip_kept = tdm_settings.getbool(settings, "TDMCRAWL_RESUME") and not (
+            tdm_settings.getbool(settings, "TDMCRAWL_REFETCH_KEPT"))
+        self.netguard: NetGuardMiddleware | None = None
+        if tdm_settings.getbool(settings, "TDMCRAWL_NETGUARD"):
+            public = tdm_settings.getlist(settings, "TDMCRAWL_NETGUARD_PUBLIC_HOSTS")
+            self.netguard = NetGuardMiddleware(AddressResolver(public))
+        self._entries: dict[tuple[str, str, int], OriginEntry] = {}
+        self._waiting: dict[tuple[str, str, int], list[Deferred[OriginEntry]]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> OriginGateMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        if request.meta.get(ORIGIN_META):
+            return
+        if self.session.error:
+            raise IgnoreRequest(f"tdmcrawl session failed: {self.session.error}")
+        if urlsplit(request.url).scheme.lower() not in ("http", "https"):
+            return  # Scrapy's own handlers refuse or serve these; nothing to gate
+        decision, entry = await self.decide(request.url)
+        reserved_not_fetched = not decision.allowed and not self.fetch_reserved
+        if not decision.fetch_allowed or reserved_not_fetched:
+            self.session.record_exclusion(
+                decision, stage="pre-fetch", evidence=evidence_for(decision, entry)
+            )
+            raise Excluded(decision, "pre-fetch")
+        if self.skip_kept and request.url in self.session.kept_urls:
+            raise AlreadyKept(f"already kept before --resume: {request.url}")
+        request.meta[PREFETCH_META] = decision.to_dict()
+
+    async def decide(self, url: str) -> tuple[Decision, OriginEntry]:
+        """The pre-fetch decision for ``url`` (fetching its origin files if needed)."""
+        entry = await self.origin(origin_key(url))
+        decision = evaluate(url, entry.signals, None, self.session.policy)
+        registry = self.session.registry
+        if registry is not None:
+            match = registry.match_url(url)
+            if match is not None:
+                decision = decision.merge(Decision(url=url, reasons=(match.to_reason(),)))
+        return decision, entry
+
+    # -- the per-origin cache ---------------------------------------------------
+
+    async def origin(self, key: tuple[str, str, int]) -> OriginEntry:
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires_at > time.monotonic():
+            return entry
+        if key in self._waiting:  # another request is fetching this origin right now
+            waiter: Deferred[OriginEntry] = Deferred()
+            self._waiting[key].append(waiter)
+            return await maybe_deferred_to_future(waiter)
+        self._waiting[key] = []
+        try:
+            entry = await self._fetch_origin(key)
+        except Exception as exc:
+            for waiter in self._waiting.pop(key):
+                waiter.errback(exc)
+            raise
+        self._entries[key] = entry
+        for waiter in self._waiting.pop(key):
+            waiter.callback(entry)
+        return entry
+
+    async def _fetch_origin(self, key: tuple[str, str, int]) -> OriginEntry:
+        base = origin_url(key)
+        results: dict[str, FetchResult] = {}
+        evidence: dict[str, Any] = {}
+        robots_result, capture = await self._fetch_file(base + "/robots.txt")
+        results["robots.txt"] = robots_result
+        evidence_ref = self._write_evidence(robots_result, capture, "robots.txt")
+        if evidence_ref is not None:
+            evidence["robots.txt"] = evidence_ref
+        robots_only = OriginSignals.from_fetches(robots=robots_result)
+        for kind, path in ORIGIN_FILES[1:]:
+            if kind == "ai.txt" and not self.fetch_ai_txt:
+                continue
+            url = base + path
+            # The other origin files are fetched only where robots.txt lets us fetch.
+            if not evaluate(url, robots_only, None, self.session.policy).fetch_allowed:
+                continue
+            result, capture = await self._fetch_file(url)
+            results[kind] = result
+            ref = self._write_evidence(result, capture, kind)
+            if ref is not None:
+                evidence[kind] = ref
+        signals = OriginSignals.from_fetches(
+            robots=robots_result, tdmrep=results.get("tdmrep.json"), ai_txt=results.get("ai.txt")
+        )
+        self._apply_crawl_delay(key[1], signals)
+        failed = _robots_failed(robots_result)
+        ttl = self.retry_after if failed else self.ttl
+        return OriginEntry(signals=signals, expires_at=time.monotonic() + ttl, evidence=evidence)
+
+    async def _fetch_file(self, url: str) -> tuple[FetchResult, Any]:
+        """Fetch one origin file, following at most five redirects ourselves."""
+        stats = self.crawler.stats
+        current = url
+        redirects = 0
+        while True:
+            request = Request(
+                current,
+                callback=NO_CALLBACK,
+                dont_filter=True,
+                priority=1000,
+                meta={
+                    ORIGIN_META: True,
+                    "dont_redirect": True,
+                    "dont_retry": True,
+                    "dont_cache": True,
+                    "dont_obey_robotstxt": True,
+                    "handle_httpstatus_all": True,
+                    "download_maxsize": self.maxsize,
+                    "download_timeout": self.timeout,
+                },
+            )
+            stats.inc_value("tdmcrawl/origin/request_count")
+            try:
+                response = await self.crawler.engine.download_async(request)
+            except Exception as exc:  # network error, timeout, too big: all "no response"
+                stats.inc_value(f"tdmcrawl/origin/exception_count/{type(exc).__name__}")
+                return _failed(url, current, redirects, exc), None
+            stats.inc_value(f"tdmcrawl/origin/response_status_count/{response.status}")
+            headers = _header_pairs(response)
+            location = response.headers.get("Location")
+            if response.status in REDIRECT_STATUSES and location:
+                redirects += 1
+                target = urljoin(current, location.decode("latin-1"))
+                if redirects > MAX_REDIRECTS:
+                    return FetchResult(
+                        url=url, status=response.status, body=response.body, headers=headers,
+                        error=None, redirects=redirects,
+                        final_url=current,
+                    ), response.meta.get("tdmcrawl_capture")
+                if self.netguard is not None:
+                    try:
+                        await self.netguard.check(target, current)
+                    except NetGuardBlocked as exc:
+                        return _failed(url, current, redirects, exc), None
+                current = target
+                continue
+            result = FetchResult(
+                url=url, status=response.status, body=response.body, headers=headers,
+                error=None, redirects=redirects, final_url=current,
+            )
+            return result, response.meta.get("tdmcrawl_capture")
+
+    def _write_evidence(self, result: FetchResult, capture: Any, kind: str) -> Any:
+        if capture is None:
+            return None
+        try:
+            return self.session.record_evidence(result.final_url or result.url, capture, kind)
+        except Exception:  # evidence is best effort; the decision must still be made
+            logger.exception("tdmcrawl: writing the %s evidence of %s failed", kind, result.url)
+            return None
+
+    def _apply_crawl_delay(self, host: str, signals: Any) -> None:
+        outcome = getattr(signals, "robots", None)  # optout.fetched.RobotsOutcome
+        robots = getattr(outcome, "robots", None)
+        if robots is None or not hasattr(robots, "crawl_delay"):
+            return
+        delay = robots.crawl_delay(self.session.policy.token)
+        if delay:
+            apply_crawl_delay(self.crawler, host, float(delay))
+
+
+def _failed(url: str, final_url: str, redirects: int, exc: BaseException) -> FetchResult:
+    return FetchResult(
+        url=url, status=None, body=None, headers=(),
+        error=f"{type(exc).__name__}: {exc}".strip(), redirects=redirects, final_url=final_url,
+    )
+
+
+def _robots_failed(result: FetchResult) -> bool:
+    status = result.status
+    return (result.error is not None and status is None) or (
+        status is not None and (status >= 500 or status == 429)
+    )
+
+
+def _header_pairs(response: Any) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for name, values in response.headers.items():
+        for value in values:
+            pairs.append((name.decode("latin-1"), value.decode("latin-1")))
+    return tuple(pairs)
+
+
+def evidence_for(decision: Decision, entry: OriginEntry) -> Any:
+    if not decision.reasons:
+        return None
+    kind = SOURCE_KIND.get(decision.reasons[0].source)
+    return entry.evidence.get(kind) if kind else None

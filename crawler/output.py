@@ -1,0 +1,134 @@
+"""The last item pipeline: kept pages become WARC records and an audit ``kept`` row.
+
+It runs after every gate, so only pages that passed them all reach a WARC
+file. Only successful (2xx) responses of the text types
+(``TDMCRAWL_TEXT_TYPES``) are written; anything else is counted and passed on.
+A page whose decision is not ``allowed`` is never written, whatever put it here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from crawler import settings as tds
+from crawler.capture import Capture
+from crawler.warc import BeforeClose, PendingPage, RotatingWarcWriter, WarcRef, warcinfo_fields
+
+logger = logging.getLogger(__name__)
+
+
+class WarcOutputPipeline:
+    """Writes each kept :class:`~crawler.items.PageItem` as response, request, metadata."""
+
+    def __init__(
+        self,
+        out_dir: Path | str,
+        *,
+        warcinfo: dict[str, str],
+        prefix: str = "tdmcrawl",
+        max_size: int = 1_000_000_000,
+        text_types: list[str] | None = None,
+        stats: Any = None,
+        session_getter: Any = None,
+        before_close: BeforeClose | None = None,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.text_types = {t.lower() for t in (text_types or ["text/html", "text/plain"])}
+        self.stats = stats
+        self._session_getter = session_getter or (lambda: None)
+        self.writer = RotatingWarcWriter(
+            self.out_dir / "warc",
+            warcinfo=warcinfo,
+            prefix=prefix,
+            max_size=max_size,
+            before_close=before_close,
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcOutputPipeline:
+        settings = crawler.settings
+        if not tds.getbool(settings, "TDMCRAWL_OUTPUT"):
+            raise NotConfigured("TDMCRAWL_OUTPUT is off")
+        try:
+            max_size = int(tds.get(settings, "TDMCRAWL_WARC_MAX_SIZE"))
+        except (TypeError, ValueError) as exc:
+            raise NotConfigured(f"TDMCRAWL_WARC_MAX_SIZE must be a number of bytes: {exc}") from exc
+        if max_size <= 0:
+            raise NotConfigured(f"TDMCRAWL_WARC_MAX_SIZE must be positive, got {max_size}")
+        pipeline = cls(
+            tds.get(settings, "TDMCRAWL_OUT_DIR"),
+            warcinfo=warcinfo_fields(settings),
+            prefix=str(tds.get(settings, "TDMCRAWL_WARC_PREFIX")),
+            max_size=max_size,
+            text_types=tds.getlist(settings, "TDMCRAWL_TEXT_TYPES"),
+            stats=crawler.stats,
+            session_getter=lambda: getattr(crawler, "tdmcrawl_session", None),
+        )
+        pipeline.writer.before_close = pipeline._release_check
+        # close_spider is not reached when the engine stops early: close on both.
+        crawler.signals.connect(pipeline.close_spider, signal=signals.engine_stopped)
+        return pipeline
+
+    def open_spider(self) -> None:
+        self.writer.directory.mkdir(parents=True, exist_ok=True)
+
+    def close_spider(self) -> None:
+        closed = self.writer.close()
+        if self.stats is not None:
+            self.stats.set_value("tdmcrawl/warc/files", len(closed))
+
+    def process_item(self, item: Any) -> Any:
+        capture: Capture | None = getattr(item, "capture", None)
+        decision = getattr(item, "decision", None)
+        if capture is None or decision is None:
+            self._count("skipped/no-capture")
+            return item
+        if not decision.allowed:
+            # A gate upstream let a reserved page through: refuse, loudly.
+            logger.error("tdmcrawl: not writing reserved page %s to WARC", item.url)
+            self._count("skipped/reserved")
+            return item
+        if not 200 <= capture.status < 300:
+            self._count("skipped/status")
+            return item
+        if capture.content_type not in self.text_types:
+            self._count("skipped/content-type")
+            return item
+        ref = self.writer.write_page(capture, decision)
+        self._count("pages")
+        self._audit_kept(item.url, ref, decision)
+        return item
+
+    def _release_check(self, path: Path, pages: list[PendingPage]) -> set[str]:
+        """Ask the session's release hooks which pages must not leave (near-copies found late).
+
+        Each hook is ``hook(path, pages) -> iterable of record ids`` and audits
+        what it vetoes (stage "release"); the writer cuts those pages out.
+        """
+        session = self._session_getter()
+        vetoed: set[str] = set()
+        for hook in getattr(session, "release_hooks", None) or ():
+            vetoed.update(hook(path, pages))
+        if vetoed:
+            self._count("vetoed", len({p.url for p in pages if vetoed.intersection(p.record_ids)}))
+        return vetoed
+
+    def _audit_kept(self, url: str, ref: WarcRef, decision: Any) -> None:
+        session = self._session_getter()
+        audit = getattr(session, "audit", None)
+        if audit is None:
+            return
+        audit.record_kept(
+            url, warc_file=ref.filename, offset=ref.offset, record_id=ref.record_id,
+            decision=decision,
+        )
+
+    def _count(self, key: str, count: int = 1) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"tdmcrawl/warc/{key}", count)

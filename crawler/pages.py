@@ -1,0 +1,75 @@
+"""Turning responses that passed the gates into ``PageItem``s, for any spider.
+
+A spider middleware, installed by the add-on, so that a plain Scrapy project
+gets WARC output without changing its spiders: every successful text response
+that the post-fetch gate allowed yields one ``PageItem`` before whatever the
+spider's callback yields. Reserved pages never get here (the gate refused them
+in the downloader).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
+
+from scrapy.http import Response
+
+from crawler import settings as tdm_settings
+from crawler.items import PageItem
+from crawler.response_gate import DECISION_META, extract_text
+from crawler.session import CrawlSession
+from optout.decision import Decision
+
+
+class PageItemMiddleware:
+    """Spider middleware: one ``PageItem`` per allowed, successful HTML/text response."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.session = CrawlSession.of(crawler)
+        self.text_types = tuple(
+            t.lower() for t in tdm_settings.getlist(crawler.settings, "TDMCRAWL_TEXT_TYPES")
+        )
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PageItemMiddleware:
+        return cls(crawler)
+
+    def page_item(self, response: Response) -> PageItem | None:
+        decision = response.meta.get(DECISION_META)
+        if not self.session.output_enabled:
+            return None  # `check` and other output-less runs need no items
+        if decision is None or not 200 <= response.status < 300:
+            return None
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
+        if content_type.split(";", 1)[0].strip().lower() not in self.text_types:
+            if self.stats is not None:
+                self.stats.inc_value("tdmcrawl/pages/skipped-content-type")
+            return None
+        if response.url in self.session.kept_urls:
+            return None  # written before an interruption (--resume), or a duplicate response
+        self.session.kept_urls.add(response.url)
+        return PageItem(
+            url=response.url,
+            decision=Decision.from_dict(decision),
+            capture=response.meta.get("tdmcrawl_capture"),
+            text=extract_text(response),
+            depth=int(response.meta.get("depth", 0)),
+        )
+
+    def process_spider_output(
+        self, response: Response, result: Iterable[Any]
+    ) -> Iterator[Any]:
+        item = self.page_item(response)
+        if item is not None:
+            yield item
+        yield from result
+
+    async def process_spider_output_async(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        item = self.page_item(response)
+        if item is not None:
+            yield item
+        async for element in result:
+            yield element

@@ -1,0 +1,132 @@
+"""Running a crawl from Python: settings from options and ``-s NAME=VALUE``, then one reactor run.
+
+The Twisted reactor runs once per process, so one call to ``run`` per
+process; ``tdmcrawl check`` and ``tdmcrawl crawl`` each make exactly one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+ADDON = "crawler.addon.TdmcrawlAddon"
+STATE_FILE = "tdmcrawl-state.json"
+
+
+class UsageError(ValueError):
+    """A bad option value: the CLI turns it into a usage error (exit 2)."""
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` -> dict, as ``scrapy crawl -s`` reads them."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
+        out[name.strip()] = value
+    return out
+
+
+def read_seeds(path: Path) -> list[str]:
+    """One URL per line; blank lines and ``#`` comments skipped."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read seeds file {path}: {exc}") from exc
+    seeds = []
+    for line in text.splitlines():
+        line = line.strip()  # a URL may hold "#", so only whole-line comments
+        if line and not line.startswith("#"):
+            seeds.append(line)
+    return seeds
+
+
+def build_settings(
+    options: dict[str, Any],
+    overrides: dict[str, str] | None = None,
+    *,
+    log_file: Path | None = None,
+) -> Settings:
+    """Scrapy defaults, the add-on, CLI options (``None`` = not given), then ``-s`` on top."""
+    settings = Settings()
+    settings.set("ADDONS", {ADDON: 0}, priority="project")
+    settings.set("TELNETCONSOLE_ENABLED", False, priority="project")
+    settings.set("LOG_LEVEL", "INFO", priority="project")
+    if log_file is not None:
+        settings.set("LOG_FILE", str(log_file), priority="project")
+        settings.set("LOG_FILE_APPEND", True, priority="project")
+    else:
+        settings.set("LOG_LEVEL", "ERROR", priority="project")
+    for name, value in options.items():
+        if value is not None:
+            settings.set(name, value, priority="cmdline")
+    for name, value in (overrides or {}).items():
+        settings.set(name, value, priority="cmdline")
+    return settings
+
+
+def load_state(out_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def save_state(out_dir: Path, state: dict[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
+    tmp.replace(out_dir / STATE_FILE)
+
+
+def prepare_out_dir(out_dir: Path, *, resume: bool) -> dict[str, Any]:
+    """Crawl id and JOBDIR for DIR; with ``resume``, the ones of the interrupted crawl."""
+    state = load_state(out_dir)
+    refetch = False
+    if resume:
+        if not state.get("crawl_id"):
+            raise UsageError(f"--resume: no interrupted crawl in {out_dir} ({STATE_FILE} missing)")
+        if state.get("running"):
+            # Killed, not stopped: Scrapy's JOBDIR is only consistent after a clean stop.
+            shutil.rmtree(out_dir / "job", ignore_errors=True)
+            refetch = True
+    else:
+        if (out_dir / "job").exists() and state.get("crawl_id"):
+            raise UsageError(
+                f"{out_dir} holds an earlier crawl: use --resume to continue it, "
+                "or another --out directory"
+            )
+        state = {"crawl_id": uuid.uuid4().hex}
+    state["running"] = True  # cleared by mark_stopped() after a clean end or Ctrl-C
+    save_state(out_dir, state)
+    return {
+        "TDMCRAWL_CRAWL_ID": state["crawl_id"],
+        "TDMCRAWL_RESUME": resume,
+        "TDMCRAWL_REFETCH_KEPT": refetch,
+        "JOBDIR": str(out_dir / "job"),
+    }
+
+
+def mark_stopped(out_dir: Path) -> None:
+    state = load_state(out_dir)
+    state["running"] = False
+    save_state(out_dir, state)
+
+
+def run(settings: Settings, spider_cls: Any, **spider_kwargs: Any) -> Any:
+    """Run one crawl to its end (or Ctrl-C) and return the crawler."""
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(spider_cls)
+    process.crawl(crawler, **spider_kwargs)
+    process.start()
+    logging.getLogger(__name__).info("crawl finished: %s", crawler.stats.get_value("finish_reason"))
+    return crawler

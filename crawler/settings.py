@@ -1,0 +1,112 @@
+"""Every ``TDMCRAWL_*`` setting, with its default and what it does, in one place.
+
+Scrapy reads settings from many layers (defaults, add-ons, project, ``-s``);
+tdmcrawl's own settings are declared here and nowhere else, and
+``docs/crawl.md`` documents each of them (a test keeps the two in step).
+``policy_config`` is the one edge where Scrapy settings become the frozen
+``optout.PolicyConfig``: ``optout/`` never sees a Scrapy ``Settings`` object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from crawler import __version__
+
+DEFAULT_CONTACT = "https://github.com/tdmcrawl/tdmcrawl#for-site-owners"
+
+# name -> (default, one-line doc). The docs in docs/crawl.md say more.
+SETTINGS: dict[str, tuple[Any, str]] = {
+    # Output and bookkeeping
+    "TDMCRAWL_OUT_DIR": ("tdmcrawl-out", "Directory for warc/, evidence/, audit.sqlite, the log."),
+    "TDMCRAWL_OUTPUT": (True, "Write kept pages to WARC (`check` turns it off)."),
+    "TDMCRAWL_AUDIT": (True, "Record exclusions, kept pages and evidence in audit.sqlite."),
+    "TDMCRAWL_WARC_PREFIX": ("tdmcrawl", "File name prefix of the output WARC files."),
+    "TDMCRAWL_WARC_MAX_SIZE": (1_000_000_000, "Rotate WARC files at this size in bytes."),
+    "TDMCRAWL_CRAWL_ID": (None, "Crawl id in the audit (set by --resume to continue a crawl)."),
+    "TDMCRAWL_RESUME": (False, "Continuing a crawl: URLs kept before are not written again."),
+    "TDMCRAWL_REFETCH_KEPT": (
+        False,
+        "On resume after a kill: fetch kept pages again to find their links (never rewritten).",
+    ),
+    # Identity
+    "TDMCRAWL_TOKEN": ("tdmcrawl", "Product token matched against robots.txt groups."),
+    "TDMCRAWL_CONTACT": (DEFAULT_CONTACT, "Contact URL put in the User-Agent."),
+    "TDMCRAWL_USER_AGENT": (None, "Full User-Agent; default `tdmcrawl/<version> (+<contact>)`."),
+    # Policy
+    "TDMCRAWL_REGISTRY": (None, "Path of an authors' registry database for URL rules."),
+    "TDMCRAWL_FETCH_RESERVED": (
+        True,
+        "Fetch pages reserved by non-robots signals (for signatures); never output.",
+    ),
+    "TDMCRAWL_AI_AGENTS": (True, "Read robots rules for AI-training crawlers as a reservation."),
+    # Origin files (robots.txt, tdmrep.json, ai.txt)
+    "TDMCRAWL_ORIGIN_TTL": (86_400, "Seconds before an origin's files are fetched again."),
+    "TDMCRAWL_ORIGIN_RETRY": (300, "Seconds a failed robots.txt fetch is trusted before a retry."),
+    "TDMCRAWL_ORIGIN_MAXSIZE": (8 * 1024 * 1024, "Largest origin file downloaded (bytes)."),
+    "TDMCRAWL_ORIGIN_TIMEOUT": (30, "Download timeout of origin files (seconds)."),
+    "TDMCRAWL_AI_TXT": (True, "Fetch /ai.txt for every origin."),
+    # Crawl shape
+    "TDMCRAWL_SCOPE": ("host", "Follow links within: host | domain | any."),
+    "TDMCRAWL_MAX_PAGES": (0, "Stop after this many pages (0: no limit)."),
+    "TDMCRAWL_TEXT_TYPES": (
+        ["text/html", "application/xhtml+xml", "text/plain"],
+        "Content types that become pages of the output.",
+    ),
+    "TDMCRAWL_NETGUARD": (True, "Refuse links and redirects from public to private addresses."),
+    "TDMCRAWL_NETGUARD_PUBLIC_HOSTS": (
+        [],
+        "Hosts treated as public by the netguard (tests, or an intranet seen as public).",
+    ),
+    "TDMCRAWL_PROGRESS_INTERVAL": (0, "Seconds between progress lines on stderr (0: off)."),
+    "TDMCRAWL_SUMMARY": (False, "Print a summary table to stderr when the crawl ends."),
+}
+
+DEFAULTS: dict[str, Any] = {name: default for name, (default, _doc) in SETTINGS.items()}
+
+
+def user_agent(settings: Any) -> str:
+    """The User-Agent: identifies the project and a contact; never mentions Scrapy."""
+    explicit = settings.get("TDMCRAWL_USER_AGENT")
+    if explicit:
+        return str(explicit)
+    contact = settings.get("TDMCRAWL_CONTACT") or DEFAULT_CONTACT
+    return f"tdmcrawl/{__version__} (+{contact})"
+
+
+def token(settings: Any) -> str:
+    return str(settings.get("TDMCRAWL_TOKEN") or "tdmcrawl")
+
+
+def get(settings: Any, name: str) -> Any:
+    """A tdmcrawl setting, falling back to its declared default (plain projects lack them)."""
+    value = settings.get(name)
+    return DEFAULTS[name] if value is None else value
+
+
+def getbool(settings: Any, name: str) -> bool:
+    value = get(settings, name)
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def getlist(settings: Any, name: str) -> list[str]:
+    value = get(settings, name)
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value)
+
+
+def policy_config(settings: Any) -> Any:
+    """Settings -> ``optout.PolicyConfig`` (only the fields that PolicyConfig declares)."""
+    from optout.policy import PolicyConfig
+
+    wanted = {
+        "token": token(settings),
+        "ai_agents": getbool(settings, "TDMCRAWL_AI_AGENTS"),
+        "ai_txt": getbool(settings, "TDMCRAWL_AI_TXT"),
+    }
+    known = {f.name for f in dataclasses.fields(PolicyConfig)}
+    return PolicyConfig(**{k: v for k, v in wanted.items() if k in known})

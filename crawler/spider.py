@@ -1,0 +1,102 @@
+"""The crawl spider: seeds, scope, page limit and link extraction.
+
+Pages themselves are turned into ``PageItem``s by ``crawler.pages`` (so a plain
+Scrapy project gets the same output); this spider only decides which links to
+follow. Depth is Scrapy's ``DEPTH_LIMIT``; redirects are Scrapy's, and every
+hop comes back through the gates and the netguard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.exceptions import CloseSpider
+from scrapy.http import HtmlResponse, Response
+from scrapy.linkextractors import LinkExtractor
+from twisted.python.failure import Failure
+
+from crawler import settings as tdm_settings
+from crawler.netguard import SEED_META
+from crawler.origin_gate import Excluded
+
+SCOPES = ("host", "domain", "any")
+
+
+def registrable_part(host: str) -> str:
+    """The host without a leading ``www.``: the base a domain scope follows subdomains of.
+
+    No public-suffix list is bundled; ``domain`` scope means "this host and its
+    subdomains", which is exact for seeds given at the registrable domain.
+    """
+    host = host.lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def in_scope(url: str, scope: str, seed_hosts: set[str]) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host = parts.hostname.lower()
+    if scope == "any":
+        return True
+    if scope == "host":
+        return host in seed_hosts
+    return any(
+        host == base or host.endswith("." + base)
+        for base in {registrable_part(h) for h in seed_hosts}
+    )
+
+
+class TdmcrawlSpider(scrapy.Spider):
+    name = "tdmcrawl"
+
+    def __init__(self, seeds: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start_urls = list(seeds or [])
+        self.seed_hosts = {(urlsplit(u).hostname or "").lower() for u in self.start_urls}
+        self.pages = 0
+        self._links = LinkExtractor(unique=True)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> TdmcrawlSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.scope = str(tdm_settings.get(settings, "TDMCRAWL_SCOPE"))
+        if spider.scope not in SCOPES:
+            raise ValueError(f"TDMCRAWL_SCOPE must be one of {', '.join(SCOPES)}")
+        spider.max_pages = int(tdm_settings.get(settings, "TDMCRAWL_MAX_PAGES"))
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.start_urls:
+            yield scrapy.Request(
+                url, callback=self.parse, errback=self.failed, dont_filter=True,
+                meta={SEED_META: True},
+            )
+
+    def parse(self, response: Response) -> Iterator[Any]:
+        self._count_page()
+        yield from self.follow(response)
+
+    def failed(self, failure: Failure) -> Iterator[Any]:
+        # A page the post-fetch gate refused was still fetched: count it, follow its links.
+        if failure.check(Excluded) and failure.value.stage == "post-fetch":
+            self._count_page()
+            if failure.value.response is not None:
+                yield from self.follow(failure.value.response)
+
+    def follow(self, response: Response) -> Iterator[Any]:
+        if self.max_pages and self.pages >= self.max_pages:
+            raise CloseSpider("max_pages")
+        if not isinstance(response, HtmlResponse):
+            return
+        for link in self._links.extract_links(response):
+            if in_scope(link.url, self.scope, self.seed_hosts):
+                yield scrapy.Request(link.url, callback=self.parse, errback=self.failed)
+
+    def _count_page(self) -> None:
+        self.pages += 1
+        self.crawler.stats.inc_value("tdmcrawl/pages")

@@ -1,0 +1,422 @@
+"""One :class:`~optout.decision.Decision` per URL from every opt-out signal.
+
+:func:`evaluate` is the single entry point the crawl, ``tdmcrawl check`` and
+offline filtering share, so they cannot disagree. Called with no response it
+is the *pre-fetch* gate; with a :class:`ResponseSignals` it also reads the
+response's headers and HTML meta tags.
+
+Combining (optout-signals.md §10): across families the most restrictive
+answer wins, so every family that reserves adds its :class:`Reason`; within
+TDMRep the spec's own order applies (tdmrep.json -> header -> meta, a later
+valid value supersedes, even to relax). Explicit permissions
+(``tdm-reservation: 0``, ``train-ai=y``, ``ai-train=yes``) are kept as
+``grants``: they never outweigh another family's reservation.
+
+Cost per URL: the origin's files are parsed once, in :class:`OriginSignals`;
+per URL there are only pattern matches, header scans, and for HTML bodies a
+parse of the ``<head>`` within the first ``PolicyConfig.html_meta_max_bytes``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from optout import aipref, tdmrep, xrobots
+from optout.ai_agents import ai_agent_reasons, ai_txt_reasons, parse_ai_txt
+from optout.decision import Decision, Reason, ReasonCode
+from optout.fetched import FetchResult, RobotsOutcome, file_body, robots_outcome
+from optout.html_meta import MAX_BYTES, extract_meta
+from optout.robots import RobotsTxt
+
+_PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_SNIFF_BYTES = 512
+_HTML_START = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|meta|title)[\s>/]",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Which signals count, and as whom we read them.
+
+    ``token``: our RFC 9309 product token; robots.txt groups, ``X-Robots-Tag``
+    bot scopes and ``<meta name="{token}">`` are matched against it,
+    case-insensitively.
+    ``ai_agents``: read robots.txt rules that disallow known AI-training
+    crawlers (GPTBot, CCBot, Google-Extended, ...) as a training reservation
+    (``robots-ai-agents``).
+    ``aipref_compat``: in Content-Usage, ``n`` on the older labels
+    (``train-genai``, ``ai``, ``genai``, ``tdm``, ``all``, ``bots``) reserves
+    training as ``train-ai=n`` does.
+    ``ai_txt``: honour Spawning's ``/ai.txt`` (``ai-txt``).
+    ``noai``: honour ``noai``/``noimageai`` in X-Robots-Tag and robots meta.
+    ``tdmrep``: honour W3C TDMRep (tdmrep.json, headers, meta).
+    ``content_usage``: honour IETF aipref Content-Usage (robots.txt and header).
+    ``content_signal``: honour Cloudflare ``Content-Signal: ai-train=no``.
+    ``html_meta_max_bytes``: how much of an HTML body is scanned for meta tags.
+    robots.txt rules for our own token, and an unreachable robots.txt, are
+    not switchable: they forbid fetching (RFC 9309).
+    """
+
+    token: str = "tdmcrawl"
+    ai_agents: bool = True
+    aipref_compat: bool = True
+    ai_txt: bool = True
+    noai: bool = True
+    tdmrep: bool = True
+    content_usage: bool = True
+    content_signal: bool = True
+    html_meta_max_bytes: int = MAX_BYTES
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.token, str) or not _PRODUCT_TOKEN.fullmatch(self.token):
+            raise ValueError(
+                f"policy token {self.token!r} is not an RFC 9309 product token "
+                "(letters, '_' and '-' only), e.g. 'tdmcrawl'"
+            )
+        if not isinstance(self.html_meta_max_bytes, int) or self.html_meta_max_bytes < 1024:
+            raise ValueError(
+                f"html_meta_max_bytes={self.html_meta_max_bytes!r}: use at least 1024 bytes"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain values, for the warcinfo record and the audit log."""
+        return asdict(self)
+
+
+_DEFAULT_CONFIG = PolicyConfig()
+# Shared read-only stand-in when robots.txt was not consulted (its per-token
+# caches only ever hold the same empty answers).
+_NO_ROBOTS = RobotsTxt.empty()
+
+
+@dataclass(frozen=True)
+class OriginSignals:
+    """The per-origin files, parsed once: robots.txt outcome, tdmrep.json, ai.txt.
+
+    ``robots`` is None when robots.txt was not consulted at all (offline
+    filtering of existing WARC files without origin files): then nothing
+    blocks fetching. ``tdmrep`` / ``ai_txt`` are None when the origin has no
+    usable file. ``warnings`` are about the files and travel with every
+    decision made with them.
+    """
+
+    robots: RobotsOutcome | None = None
+    tdmrep: tdmrep.TdmRepFile | None = None
+    ai_txt: RobotsTxt | None = None
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_fetches(
+        cls,
+        robots: FetchResult | None = None,
+        tdmrep: FetchResult | None = None,
+        ai_txt: FetchResult | None = None,
+    ) -> OriginSignals:
+        """Build from what the caller saw fetching each file (None: not fetched)."""
+        warnings: list[str] = []
+        outcome = robots_outcome(robots) if robots is not None else None
+        if outcome is not None:
+            warnings += outcome.warnings
+        return cls(
+            robots=outcome,
+            tdmrep=_tdmrep_file(tdmrep, warnings),
+            ai_txt=_ai_txt_file(ai_txt, warnings),
+            warnings=tuple(warnings),
+        )
+
+    @classmethod
+    def from_bodies(
+        cls,
+        robots: bytes | None = None,
+        tdmrep: bytes | None = None,
+        ai_txt: bytes | None = None,
+    ) -> OriginSignals:
+        """Build from file bodies served with 200 (None: the file is absent, 404)."""
+
+        def fetched(path: str, body: bytes | None) -> FetchResult:
+            url = "https://origin.invalid" + path
+            return FetchResult(url, 404) if body is None else FetchResult(url, 200, body)
+
+        return cls.from_fetches(
+            robots=fetched("/robots.txt", robots),
+            tdmrep=fetched("/.well-known/tdmrep.json", tdmrep),
+            ai_txt=fetched("/ai.txt", ai_txt),
+        )
+
+
+def _tdmrep_file(result: FetchResult | None, warnings: list[str]) -> tdmrep.TdmRepFile | None:
+    if result is None:
+        return None
+    body = file_body(result)
+    if body is None:
+        # TDMRep: "Failure to provide access ... implies that the origin server
+        # does not implement this protocol." A 404 is the normal case; say so
+        # only for failures that may hide a file.
+        if result.status is None or result.status >= 500 or result.status == 429:
+            why = result.error or f"HTTP {result.status}"
+            warnings.append(f"tdmrep.json unreachable ({why}): no file-level TDMRep signal")
+        return None
+    parsed = tdmrep.TdmRepFile.parse(body)
+    warnings += parsed.warnings
+    return parsed if parsed.valid else None
+
+
+def _ai_txt_file(result: FetchResult | None, warnings: list[str]) -> RobotsTxt | None:
+    if result is None:
+        return None
+    body = file_body(result)
+    if not body:
+        return None
+    content_type = (result.header("content-type") or "").lower()
+    if "html" in content_type or body.lstrip()[:1] == b"<":
+        warnings.append("ai.txt is an HTML page, not a robots-style file: ignored")
+        return None
+    parsed = parse_ai_txt(body)
+    if parsed.directive_count == 0:
+        # The name is overloaded (Markdown "ai.txt" files, research DSLs).
+        warnings.append("ai.txt has no User-agent/Allow/Disallow records: ignored")
+        return None
+    warnings += parsed.warnings
+    return parsed
+
+
+@dataclass(frozen=True)
+class ResponseSignals:
+    """What the fetch returned: status, every header line in order (repeats
+    kept), the body as received, and the content type if the caller knows it
+    (else it is read from the ``Content-Type`` header, then guessed from the URL)."""
+
+    status: int
+    headers: Sequence[tuple[str, str]] = ()
+    body: bytes = b""
+    content_type: str | None = None
+
+
+@dataclass
+class _Collector:
+    reasons: list[Reason] = field(default_factory=list)
+    grants: list[Reason] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def evaluate(
+    url: str,
+    origin: OriginSignals,
+    response: ResponseSignals | None = None,
+    config: PolicyConfig | None = None,
+) -> Decision:
+    """The decision for ``url``: pre-fetch without ``response``, post-fetch with it.
+
+    Pre-fetch: robots.txt for our token (or unreachable), robots rules for
+    AI-training crawlers, Content-Usage and Content-Signal from robots.txt,
+    tdmrep.json, ai.txt. Post-fetch adds the TDMRep, Content-Usage and
+    X-Robots-Tag headers and, for HTML, the robots / ``{token}`` /
+    tdm-reservation meta tags. Never raises on malformed input.
+    """
+    config = config or _DEFAULT_CONFIG
+    out = _Collector(warnings=list(origin.warnings))
+    robots = origin.robots.robots if origin.robots is not None else _NO_ROBOTS
+    if origin.robots is not None:
+        out.reasons += origin.robots.reasons(url, config.token)
+    fetchable = not out.reasons
+    if config.ai_agents:
+        out.reasons += ai_agent_reasons(robots, url)
+    # aipref-attach: "no preferences are implied for resources that are disallowed".
+    if config.content_usage and fetchable:
+        _robots_content_usage(robots, url, config, out)
+    if config.content_signal:
+        _content_signal(robots, config, out)
+    tdm_steps: list[tdmrep.TdmValue] = []
+    if config.tdmrep and origin.tdmrep is not None:
+        path = tdmrep.url_path(url)
+        rule = origin.tdmrep.match_path(path)
+        tdm_steps.append(tdmrep.file_value(rule))
+        shadow = origin.tdmrep.shadowed(url, rule, path=path) if rule is not None else None
+        if shadow is not None:
+            out.warnings.append(
+                f"tdmrep.json: rule {rule.index} {rule.location!r} wins by array order; "
+                f"the longer rule {shadow.index} {shadow.location!r} says "
+                f"{shadow.reservation} (first match applies, per TDMRep)"
+            )
+    if config.ai_txt and origin.ai_txt is not None:
+        out.reasons += ai_txt_reasons(origin.ai_txt, url, config.token)
+    if response is not None:
+        _post_fetch(url, response, config, out, tdm_steps)
+    if config.tdmrep:
+        _tdmrep_outcome(tdmrep.resolve(tdm_steps), out)
+    return Decision(url, tuple(out.reasons), tuple(out.warnings), tuple(out.grants))
+
+
+def _robots_content_usage(
+    robots: RobotsTxt, url: str, config: PolicyConfig, out: _Collector
+) -> None:
+    lines = robots.content_usage(url, config.token)
+    parsed = []
+    for line in lines:
+        _, value = aipref.split_robots_rule(line.value)
+        pref = aipref.parse_usage(value, compat=config.aipref_compat)
+        out.warnings += [f"robots.txt line {line.line_no}: {w}" for w in pref.warnings]
+        parsed.append((line, pref))
+    # Identical paths with conflicting preferences combine most restrictively
+    # (aipref-attach), so every disallowing winner is evidence.
+    _usage_result([(line.raw, line.line_no, p) for line, p in parsed], "robots.txt", out)
+
+
+def _usage_result(
+    items: list[tuple[str, int | None, aipref.UsagePreference]], source: str, out: _Collector
+) -> None:
+    combined = aipref.combine(p for _, _, p in items)
+    for evidence, line_no, pref in items:
+        if pref.train_ai is combined.train_ai is aipref.Preference.DISALLOW:
+            out.reasons.append(Reason(ReasonCode.CONTENT_USAGE, source, evidence, line=line_no))
+            if pref.label != aipref.TRAIN_LABEL:
+                # Evidence stays the raw line; which label fired is said here.
+                where = f"{source} line {line_no}" if line_no else source
+                out.warnings.append(
+                    f"{where}: Content-Usage {pref.label}=n read as a training reservation "
+                    "(label of an older aipref draft, compat mode)"
+                )
+        elif pref.train_ai is combined.train_ai is aipref.Preference.ALLOW:
+            out.grants.append(Reason(ReasonCode.CONTENT_USAGE, source, evidence, line=line_no))
+
+
+def _content_signal(robots: RobotsTxt, config: PolicyConfig, out: _Collector) -> None:
+    for line in robots.content_signals(config.token):
+        signal = aipref.parse_content_signal(line.value)
+        out.warnings += [f"robots.txt line {line.line_no}: {w}" for w in signal.warnings]
+        reason = Reason(ReasonCode.CONTENT_SIGNAL, "robots.txt", line.raw, line=line.line_no)
+        if signal.ai_train is aipref.Preference.DISALLOW:
+            out.reasons.append(reason)
+        elif signal.ai_train is aipref.Preference.ALLOW:
+            out.grants.append(reason)
+
+
+def _post_fetch(
+    url: str,
+    response: ResponseSignals,
+    config: PolicyConfig,
+    out: _Collector,
+    tdm_steps: list[tdmrep.TdmValue],
+) -> None:
+    headers = _header_pairs(response.headers, out)
+    body = response.body if isinstance(response.body, bytes | bytearray) else b""
+    content_type = _content_type(url, response.content_type, headers, body)
+    if config.tdmrep:
+        tdm_steps.append(tdmrep.from_headers(headers))
+    if config.content_usage:
+        items = []
+        for name, value in headers:
+            if name.strip().lower() == "content-usage":
+                pref = aipref.parse_usage(value, compat=config.aipref_compat)
+                out.warnings += [f"header: {w}" for w in pref.warnings]
+                items.append((f"{name}: {value}", None, pref))
+        # Each field line is read as its own statement and the lines combined
+        # most restrictively, rather than joined into one dictionary (RFC 9651
+        # 4.2, where a later line's duplicate key would win, and one malformed
+        # line would void the others).
+        _usage_result(items, "header", out)
+    hits: list[xrobots.NoAiHit] = []
+    if config.noai:
+        hits += xrobots.noai_from_headers(headers, config.token)
+    if content_type in _HTML_TYPES and body and (config.noai or config.tdmrep):
+        names = {"robots", config.token.lower(), tdmrep.RESERVATION, tdmrep.POLICY}
+        scan = extract_meta(
+            body, names=names,
+            content_type=response.content_type or _raw_content_type(headers),
+            max_bytes=config.html_meta_max_bytes,
+        )
+        out.warnings += scan.warnings
+        out.warnings += [
+            f"meta tag outside <head> honoured: {t.raw}" for t in scan.tags if not t.in_head
+        ]
+        if config.tdmrep:
+            tdm_tags = [t for t in scan.tags if t.name in (tdmrep.RESERVATION, tdmrep.POLICY)]
+            tdm_steps.append(
+                tdmrep.from_meta([(t.name, t.content) for t in tdm_tags], [t.raw for t in tdm_tags])
+            )
+        if config.noai:
+            metas = ((t.name, t.content, t.raw) for t in scan.tags)
+            hits += xrobots.noai_from_meta(metas, config.token)
+    image = content_type.startswith("image/")
+    for hit in hits:
+        if hit.directive == "noai" or image:
+            out.reasons.append(Reason(ReasonCode.NOAI, hit.source, hit.evidence))
+        else:
+            # noimageai reserves images; on a page it covers the images the page
+            # shows (fetched as image/* resources, each with its own decision),
+            # not the page's text.
+            out.warnings.append(
+                f"noimageai on a {content_type or 'non-image'} resource reserves its images, "
+                f"not its text: {hit.evidence}"
+            )
+
+
+def _tdmrep_outcome(outcome: tdmrep.TdmOutcome, out: _Collector) -> None:
+    out.warnings += outcome.warnings
+    if outcome.reservation is None or outcome.source is None:
+        return
+    evidence = outcome.evidence
+    if outcome.policy and outcome.policy not in evidence:
+        evidence += f"\ntdm-policy: {outcome.policy}"
+    reason = Reason(ReasonCode.TDMREP, outcome.source, evidence)
+    (out.reasons if outcome.reservation == 1 else out.grants).append(reason)
+
+
+def _header_pairs(headers: object, out: _Collector) -> list[tuple[str, str]]:
+    # Callers pass what they have: str or bytes pairs, or a mapping (values may
+    # be lists, as in Scrapy's Headers); anything else is skipped with a warning.
+    items: list[object]
+    if isinstance(headers, Mapping):
+        items = []
+        for name, value in headers.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            items += [(name, v) for v in values]
+    elif isinstance(headers, Iterable) and not isinstance(headers, str | bytes):
+        items = list(headers)
+    else:
+        out.warnings.append("response headers are not a sequence of pairs: ignored")
+        return []
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            out.warnings.append("malformed response header entry ignored")
+            continue
+        pairs.append((_text(item[0]), _text(item[1])))
+    return pairs
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        # Header bytes are ISO-8859-1 by HTTP tradition; UTF-8 where it decodes.
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(value).decode("latin-1")
+    return str(value)
+
+
+def _raw_content_type(headers: list[tuple[str, str]]) -> str | None:
+    for name, value in headers:
+        if name.strip().lower() == "content-type":
+            return value
+    return None
+
+
+def _content_type(
+    url: str, declared: str | None, headers: list[tuple[str, str]], body: bytes
+) -> str:
+    value = declared or _raw_content_type(headers)
+    if not value:
+        value = mimetypes.guess_type(url.split("?", 1)[0].split("#", 1)[0])[0] or ""
+    if not value and _HTML_START.match(body[:_SNIFF_BYTES]):
+        # No type at all: sniff, so a page served without Content-Type still
+        # has its meta tags read (failing open here would drop reservations).
+        value = "text/html"
+    return value.split(";", 1)[0].strip().lower()

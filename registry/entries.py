@@ -1,0 +1,131 @@
+"""What one registry entry holds, and the checks on the author's own words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from registry.errors import InvalidInput
+from registry.urlrules import RuleKind
+
+DEFAULT_SCOPE = "train-ai"
+# IETF aipref vocab-07 labels, plus the labels of earlier drafts that deployed
+# files still use. Every label but `search` reserves training use.
+SCOPES = frozenset({"train-ai", "search", "train-genai", "ai", "genai", "tdm", "all", "bots"})
+TRAINING_SCOPES = SCOPES - {"search"}
+
+MAX_NAME = 300
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One opt-out. ``pattern`` is the canonical rule (URL, prefix with ``*``, domain)
+    or, for a work, its content digest; ``files`` names the files of a work."""
+
+    id: str
+    kind: RuleKind
+    pattern: str
+    scope: str
+    author: str
+    email: str | None
+    title: str | None
+    created_at: str
+    updated_at: str
+    files: tuple[str, ...] = field(default=())
+    fingerprinted: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind.value,
+            "pattern": self.pattern,
+            "scope": self.scope,
+            "author": self.author,
+            "email": self.email,
+            "title": self.title,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+        if self.kind is RuleKind.WORK:
+            out["files"] = list(self.files)
+            out["fingerprinted"] = self.fingerprinted
+        return out
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The result of ``Registry.add_*``: the entry and its token, shown once."""
+
+    entry: Entry
+    token: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.entry.to_dict(), "token": self.token}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def check_id(entry_id: object) -> str:
+    if not isinstance(entry_id, str):
+        raise InvalidInput("an entry id is text")
+    try:
+        return str(uuid.UUID(entry_id.strip()))
+    except ValueError:
+        raise InvalidInput(f"{entry_id.strip()!r} is not an entry id (a UUID)") from None
+
+
+def clean_author(value: object) -> str:
+    text = _clean_text(value, "author name")
+    if text is None:
+        raise InvalidInput("the author name is empty")
+    return text
+
+
+def clean_title(value: object) -> str | None:
+    return _clean_text(value, "title")
+
+
+def clean_email(value: object) -> str | None:
+    text = _clean_text(value, "email")
+    if text is not None and not _EMAIL.match(text):
+        raise InvalidInput(f"invalid email {text!r}: expected name@example.kz")
+    return text
+
+
+def clean_scope(value: object) -> str:
+    if value is None:
+        return DEFAULT_SCOPE
+    if not isinstance(value, str) or value.strip() not in SCOPES:
+        raise InvalidInput(
+            f"unknown scope {value!r}: use one of {', '.join(sorted(SCOPES))} "
+            f"(default {DEFAULT_SCOPE})"
+        )
+    return value.strip()
+
+
+def _clean_text(value: object, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"invalid {what}: expected text")
+    # NFC, so a name typed with combining marks equals the same name typed precomposed.
+    text = unicodedata.normalize("NFC", " ".join(value.split()))
+    if not text:
+        return None
+    if _CONTROL.search(text):
+        raise InvalidInput(f"invalid {what}: it contains control characters")
+    if len(text) > MAX_NAME:
+        raise InvalidInput(f"invalid {what}: longer than {MAX_NAME} characters")
+    return text

@@ -1,0 +1,179 @@
+"""The registry's SQLite schema, its versioned migrations and how files are opened.
+
+Migrations are sqlite-utils ``Migrations("tdmcrawl.registry")``, recorded in
+``_sqlite_migrations``. They run under ``BEGIN IMMEDIATE``, so two processes
+creating the same registry at once apply them exactly once. The database is in
+WAL mode: readers (the crawler) never block a writer and see a snapshot.
+
+Tables:
+
+- ``entries``: one row per opt-out; what the crawler reads for URL rules.
+- ``work_fingerprints``: one fingerprint per file of a work, with the dedup
+  config identity it was computed with; what the crawler reads for content.
+- ``work_texts``: the extracted text of each file (markup removed), kept only
+  so fingerprints can be recomputed when the dedup config changes. The crawler
+  never reads it. ``sha256`` is of its ``dedup.normalize`` form.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+from registry.errors import NotARegistry, RegistryMissing, SchemaTooNew
+
+MIGRATION_SET = "tdmcrawl.registry"
+BUSY_TIMEOUT_S = 30.0
+
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations(name="0001_entries")
+def _m0001_entries(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE entries (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('url', 'prefix', 'domain', 'work')),
+            pattern TEXT NOT NULL,
+            rule_key TEXT NOT NULL,
+            host TEXT,
+            scope TEXT NOT NULL,
+            author TEXT NOT NULL,
+            email TEXT,
+            title TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            token_hash TEXT NOT NULL
+        )
+        """
+    )
+    # One rule or work per scope: a second registration reports the first id.
+    db.execute("CREATE UNIQUE INDEX entries_rule ON entries (kind, rule_key, scope)")
+    db.execute("CREATE INDEX entries_host ON entries (host)")
+
+
+@migrations(name="0002_works")
+def _m0002_works(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE work_texts (
+            entry_id TEXT NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            filename TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (entry_id, part)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE work_fingerprints (
+            entry_id TEXT NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            fingerprint BLOB,
+            config_identity TEXT,
+            computed_at TEXT NOT NULL,
+            PRIMARY KEY (entry_id, part)
+        )
+        """
+    )
+
+
+KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))
+
+
+def open_readwrite(path: str | Path, *, create: bool = True) -> Database:
+    """Open (and if needed create and migrate) a registry for writing."""
+    path = Path(path)
+    if not path.exists() and not create:
+        raise RegistryMissing(f"no registry at {path} (create one with `tdmcrawl registry add`)")
+    if path.is_dir():
+        raise NotARegistry(f"{path} is a directory, not a registry file")
+    try:
+        # isolation_level=None: we open every transaction ourselves (BEGIN IMMEDIATE),
+        # so the driver never commits half of one behind our back.
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise RegistryMissing(f"cannot open registry {path}: {exc}") from None
+    try:
+        db = Database(conn, execute_plugins=False)
+        # Identity first: a foreign SQLite file must be left exactly as it was.
+        _check_identity(db, path)
+        _set_pragmas(conn, path)
+        if migrations.pending(db):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-checked under the write lock: another process may have migrated.
+                migrations.apply(db)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+    except BaseException:
+        conn.close()
+        raise
+    return db
+
+
+def open_readonly(path: str | Path) -> sqlite3.Connection:
+    """Open an existing, migrated registry read-only (the crawler's side)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RegistryMissing(f"no registry at {path} (create one with `tdmcrawl registry add`)")
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+            isolation_level=None, check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise RegistryMissing(f"cannot open registry {path}: {exc}") from None
+    try:
+        db = Database(conn, execute_plugins=False)
+        _check_identity(db, path)
+        if migrations.pending(db):
+            raise NotARegistry(
+                f"{path} is an empty or unfinished registry: "
+                "open it once with `tdmcrawl registry list` to set it up"
+            )
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _set_pragmas(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise NotARegistry(f"{path} is not a tdmcrawl registry: {exc}") from None
+    if str(mode).lower() != "wal":
+        raise NotARegistry(f"{path}: cannot switch the registry to WAL mode (got {mode})")
+
+
+def _check_identity(db: Database, path: Path) -> None:
+    """Refuse SQLite files that are something else, and registries from the future."""
+    try:
+        tables = set(db.table_names())
+        applied = (
+            {m.name for m in migrations.applied(db)}
+            if Migrations.migrations_table in tables
+            else set()
+        )
+    except sqlite3.DatabaseError as exc:
+        raise NotARegistry(f"{path} is not a tdmcrawl registry: {exc}") from None
+    if not applied and tables - {Migrations.migrations_table}:
+        raise NotARegistry(
+            f"{path} is an SQLite database but not a tdmcrawl registry "
+            f"(it has tables: {', '.join(sorted(tables)[:5])})"
+        )
+    unknown = applied - KNOWN_MIGRATIONS
+    if unknown:
+        raise SchemaTooNew(
+            f"{path} was written by a newer tdmcrawl (migrations {', '.join(sorted(unknown))}); "
+            "upgrade tdmcrawl to use it"
+        )

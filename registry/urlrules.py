@@ -1,0 +1,231 @@
+"""URL rules: how authors' URLs, prefixes and domains are normalised and compared.
+
+Normalisation is w3lib's ``canonicalize_url`` (IDN hosts to punycode, percent-
+encoding made canonical, dot segments resolved, query arguments sorted,
+fragment dropped) plus what it leaves alone: the default port is dropped,
+credentials are dropped, a trailing dot on the host is dropped, an empty
+path becomes ``/`` and a literal ``*`` becomes ``%2A`` (``*`` is the wildcard
+of patterns).
+
+Rules are compared on the *match key*: the normalised URL without its scheme
+(``example.kz/blog/post``). http and https are the same site for an author's
+opt-out: a reservation made on the https address also covers the http one.
+
+Three kinds of URL rule:
+
+- ``url``: one page, ``https://example.kz/page`` (the key must be equal);
+- ``prefix``: ``https://example.kz/blog/*``, every URL whose key starts with
+  the key of the part before ``*`` (``*`` only at the end);
+- ``domain``: ``example.kz``, that host and all its subdomains, any port.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+from registry.errors import InvalidInput
+
+SCHEMES = ("http", "https")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_URL_LENGTH = 4096
+
+
+class RuleKind(StrEnum):
+    URL = "url"
+    PREFIX = "prefix"
+    DOMAIN = "domain"
+    WORK = "work"
+
+
+URL_KINDS = frozenset({RuleKind.URL, RuleKind.PREFIX, RuleKind.DOMAIN})
+
+
+@dataclass(frozen=True)
+class UrlRule:
+    """A parsed URL rule. ``host`` is the index key (no port); ``key`` is what is
+    compared (the match key for url/prefix, the host for domain); ``pattern`` is the
+    canonical text shown to people and stored."""
+
+    kind: RuleKind
+    host: str
+    key: str
+    pattern: str
+
+    @property
+    def evidence(self) -> str:
+        return f"{self.kind.value} {self.pattern}"
+
+
+def normalize_url(url: str) -> str:
+    """The canonical form of an http(s) URL; raises InvalidInput with the reason."""
+    text = _clean(url, "URL")
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise InvalidInput(f"invalid URL {text!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise InvalidInput(f"invalid URL {text!r}: it must start with http:// or https://")
+    if not parts.hostname:
+        raise InvalidInput(f"invalid URL {text!r}: it has no host")
+    try:
+        canon = urlsplit(canonicalize_url(text, keep_fragments=False))
+        port = canon.port
+    except (ValueError, UnicodeError) as exc:
+        raise InvalidInput(f"invalid URL {text!r}: {exc}") from None
+    host = _check_host(canon.hostname or "", text)
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    # '*' is the wildcard of patterns: a literal one in a URL is always %2A.
+    path = (canon.path or "/").replace("*", "%2A")
+    return urlunsplit((scheme, netloc, path, canon.query.replace("*", "%2A"), ""))
+
+
+def match_key(normalized: str) -> str:
+    """The scheme-less form rules are compared on: ``example.kz/blog/``."""
+    return normalized.split("://", 1)[1]
+
+
+def key_host(key: str) -> str:
+    """The host of a match key, without port or IPv6 brackets."""
+    netloc = key.split("/", 1)[0]
+    if netloc.startswith("["):
+        return netloc[1 : netloc.index("]")]
+    return netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
+
+
+def fast_host(url: str) -> str | None:
+    """The host of an http(s) URL as the rules index it, cheaply, or None when only
+    the full normalisation can tell (non-ASCII or percent-encoded hosts, odd input)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        # Reading .port validates it (ValueError); port 0 is left to the full path.
+        if parts.scheme.lower() not in SCHEMES or parts.port == 0:
+            return None
+    except ValueError:
+        return None
+    if not host or not host.isascii() or "%" in host:
+        return None
+    return host.rstrip(".")
+
+
+def parse_url_pattern(pattern: str) -> UrlRule:
+    """``https://example.kz/page`` (one page) or ``https://example.kz/blog/*`` (prefix)."""
+    text = _clean(pattern, "URL pattern")
+    star = text.find("*")
+    if star == -1:
+        normalized = normalize_url(text)
+        key = match_key(normalized)
+        return UrlRule(RuleKind.URL, key_host(key), key, normalized)
+    if star != len(text) - 1:
+        raise InvalidInput(
+            f"invalid URL pattern {text!r}: '*' is only allowed at the end "
+            "(for a site with its subdomains use a domain rule)"
+        )
+    normalized = normalize_url(text[:-1])
+    key = match_key(normalized)
+    return UrlRule(RuleKind.PREFIX, key_host(key), key, normalized + "*")
+
+
+def parse_domain(domain: str) -> UrlRule:
+    """A host name whose pages and subdomains are all opted out.
+
+    Accepts ``Example.KZ``, ``қазақ.kz``, ``*.example.kz`` and a bare site URL
+    such as ``https://example.kz/``; refuses IP addresses and one-label names
+    (a whole top-level domain is nobody's site)."""
+    text = _clean(domain, "domain")
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise InvalidInput(
+                f"invalid domain {text!r}: give a host name such as example.kz, "
+                "or use a URL prefix rule for part of a site"
+            )
+        text = parts.netloc.rsplit("@", 1)[-1]
+    if text.startswith("*."):
+        text = text[2:]
+    if not text or any(c in text for c in "/?#@ \\*:[]"):
+        raise InvalidInput(
+            f"invalid domain {domain.strip()!r}: give a host name such as example.kz"
+        )
+    host = _check_host(_idna(text, domain), domain)
+    if _is_ip(host):
+        raise InvalidInput(
+            f"invalid domain {domain.strip()!r}: an IP address is not a domain; "
+            "use a URL prefix rule such as http://192.0.2.1/*"
+        )
+    if "." not in host:
+        raise InvalidInput(
+            f"invalid domain {domain.strip()!r}: a domain needs at least two labels "
+            "(example.kz), a whole top-level domain cannot be opted out"
+        )
+    return UrlRule(RuleKind.DOMAIN, host, host, host)
+
+
+def domain_suffixes(host: str) -> list[str]:
+    """``a.b.example.kz`` -> itself and every parent, longest first."""
+    if _is_ip(host):
+        return [host]
+    out = [host]
+    dot = host.find(".")
+    while dot != -1:
+        out.append(host[dot + 1 :])
+        dot = host.find(".", dot + 1)
+    return out
+
+
+def _clean(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"invalid {what}: expected text, got {type(value).__name__}")
+    text = value.strip()
+    if not text:
+        raise InvalidInput(f"invalid {what}: it is empty")
+    if len(text) > MAX_URL_LENGTH:
+        raise InvalidInput(f"invalid {what}: longer than {MAX_URL_LENGTH} characters")
+    if _CONTROL.search(text):
+        raise InvalidInput(f"invalid {what} {text!r}: it contains control characters")
+    return text
+
+
+def _idna(text: str, original: str) -> str:
+    try:
+        # Same encoder as the URL path (w3lib), so a domain and a URL on it agree.
+        return urlsplit(canonicalize_url(f"http://{text}/")).hostname or ""
+    except (ValueError, UnicodeError):
+        raise InvalidInput(f"invalid domain {original.strip()!r}: not a valid host name") from None
+
+
+def _check_host(host: str, original: str) -> str:
+    host = host.lower().rstrip(".")
+    if _is_ip(host):
+        return host
+    labels = host.split(".")
+    if (
+        not host
+        or len(host) > 253
+        or not host.isascii()
+        or not all(_LABEL.match(label) for label in labels)
+    ):
+        raise InvalidInput(f"invalid host in {original.strip()!r}: {host!r} is not a host name")
+    return host
+
+
+def _is_ip(host: str) -> bool:
+    # Cheap first: a host name ends in a letter, IPv4 in a digit, IPv6 has a colon.
+    if ":" not in host and not host[-1:].isdigit():
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
