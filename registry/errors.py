@@ -5,6 +5,7 @@
      |    +-- InvalidWorkFile     empty, binary, unreadable or unsupported work file
      +-- NotARegistry             the file is not a tdmcrawl registry (or not SQLite)
      +-- RegistryMissing          no registry file at the path given
+     +-- RegistryLocked           another process kept the registry locked too long
      +-- SchemaTooNew             written by a newer tdmcrawl
      +-- DuplicateEntry           the same rule or work is already registered
      +-- UnknownEntry             no entry with that id
@@ -34,6 +35,10 @@ class NotARegistry(RegistryError):
 
 
 class RegistryMissing(RegistryError):
+    pass
+
+
+class RegistryLocked(RegistryError):
     pass
 
 

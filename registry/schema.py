@@ -18,11 +18,12 @@ Tables:
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from registry.errors import NotARegistry, RegistryMissing, SchemaTooNew
+from registry.errors import NotARegistry, RegistryLocked, RegistryMissing, SchemaTooNew
 
 MIGRATION_SET = "tdmcrawl.registry"
 BUSY_TIMEOUT_S = 30.0
@@ -146,13 +147,25 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
 
 
 def _set_pragmas(conn: sqlite3.Connection, path: Path) -> None:
-    try:
-        conn.execute("PRAGMA foreign_keys = ON")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise NotARegistry(f"{path} is not a tdmcrawl registry: {exc}") from None
-    if str(mode).lower() != "wal":
-        raise NotARegistry(f"{path}: cannot switch the registry to WAL mode (got {mode})")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # Switching a new file to WAL needs an exclusive lock. When another process is
+    # creating the same registry, SQLite may answer "locked" at once (without its
+    # busy handler, to avoid a deadlock) or keep the old mode: wait and retry.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise NotARegistry(f"{path} is not a tdmcrawl registry: {exc}") from None
+            mode = f"busy ({exc})"
+        except sqlite3.DatabaseError as exc:
+            raise NotARegistry(f"{path} is not a tdmcrawl registry: {exc}") from None
+        if mode == "wal":
+            return
+        if time.monotonic() > deadline:
+            raise RegistryLocked(f"{path}: cannot switch the registry to WAL mode ({mode})")
+        time.sleep(0.02)
 
 
 def _check_identity(db: Database, path: Path) -> None:

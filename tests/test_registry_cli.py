@@ -159,6 +159,17 @@ def test_export_import_round_trip_is_idempotent_and_tokens_keep_working(db, tmp_
     assert removed.exit_code == 0, removed.output
 
 
+def test_export_to_stdout_and_import_from_stdin(db, tmp_path):
+    add_json(db, "--author", "Сәуле", "--domain", "saule.kz")
+    exported = run("export", "--registry", db)
+    assert exported.exit_code == 0, exported.output
+    (line,) = exported.stdout.splitlines()
+    assert json.loads(line)["author"] == "Сәуле" and "token" not in json.loads(line)
+    other = str(tmp_path / "other.sqlite")
+    result = run("import", "--registry", other, "-", "--json", input=exported.stdout)
+    assert json.loads(result.stdout)["added"] == 1
+
+
 def test_import_is_all_or_nothing_with_line_numbers(db, tmp_path):
     add_json(db, "--author", "A", "--domain", "existing.kz")
     rows = [

@@ -77,6 +77,15 @@ def test_interactive_work_from_files(tmp_path):
         )
 
 
+def test_a_file_that_is_not_a_registry_is_refused_before_any_question(tmp_path):
+    db = tmp_path / "notes.sqlite"
+    db.write_text("my notes, not a database " * 10, encoding="utf-8")
+    proc = run_script(["--registry", str(db)], stdin="Әлия\n\n3\naliya.kz\ny\n")
+    assert proc.returncode == 1
+    assert "not a tdmcrawl registry" in proc.stderr and "Your name" not in proc.stdout
+    assert db.read_text(encoding="utf-8") == "my notes, not a database " * 10
+
+
 def test_declining_registers_nothing(tmp_path):
     db = tmp_path / "optout.sqlite"
     proc = run_script(["--registry", str(db)], stdin="A\n\n1\nhttps://a.kz/page\nn\n")
