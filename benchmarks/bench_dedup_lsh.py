@@ -14,7 +14,9 @@ Rows:
 - candidates: bands + the page's anchors (~160 look-ups) -> works to verify
 - verified query: candidates + exact verification read from the shingle file
 Targets (issue 5): >= 100,000 queries/s on one core, <= 1 KiB per work.
---compare N also builds datasketch MinHashLSH and rensa RMinHashLSH with N works.
+--compare N also builds datasketch MinHashLSH and rensa RMinHashLSH with N works
+(random signatures; they hold no verification data and no anchors).
+--redis also times RedisIndex on a redis-server it starts on loopback.
 """
 
 from __future__ import annotations
@@ -121,12 +123,12 @@ def bench_ours(args: argparse.Namespace, tmp: Path) -> None:
     hits = 0
     for b in bands:
         hits += table.lookup(b)[1].size > 0
-    rate("LSH bands, one query at a time", q, time.perf_counter() - t)
+    rate("LSH bands, one query at a time", len(bands), time.perf_counter() - t)
     found_members = hits
     t = time.perf_counter()
-    for start in range(0, q, 1000):
+    for start in range(0, len(bands), 1000):
         table.lookup(np.concatenate(bands[start : start + 1000]))
-    rate("LSH bands, batches of 1000", q, time.perf_counter() - t)
+    rate("LSH bands, batches of 1000", len(bands), time.perf_counter() - t)
 
     t = time.perf_counter()
     ncand = 0
@@ -146,7 +148,8 @@ def bench_ours(args: argparse.Namespace, tmp: Path) -> None:
         index.query_many(pages[start : start + 1000])
     rate("verified query, batches of 1000", q, time.perf_counter() - t)
     print(f"  member pages found: {matched}/{len(members)} (exact copies with a band hit: "
-          f"{found_members}/{len(sample[: q // 2])}); "
+          f"{found_members}/{len(sample[: q // 2])}, other pages with one: "
+          f"{found_members - len(sample[: q // 2])}); "
           f"candidates per query {ncand / q:.2f}; false matches on other pages: "
           f"{matched - len(members) if matched > len(members) else 0}")
     index.close()
@@ -168,13 +171,42 @@ def bench_verification() -> None:
          time.perf_counter() - t, "pairs/s")
 
 
-def bench_compare(n: int) -> None:
+def bench_redis() -> None:
+    """RedisIndex on a real redis-server started on loopback (needs redis-server installed)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from redis_support import redis_server
+
+    from dedup import RedisIndex
+
+    works = make_works()
+    fps = [(w.key, fingerprint(w.text)) for w in works]
+    pages = [fingerprint("Home | News\n" + w.text + "\nFooter", positions=False)
+             for w in works[:1000]]
+    with redis_server() as (host, port):
+        index = RedisIndex(CFG, host=host, port=port, namespace="bench")
+        t = time.perf_counter()
+        index.add_many(fps)
+        rate(f"RedisIndex add ({len(fps)} real works)", len(fps), time.perf_counter() - t,
+             "works/s")
+        t = time.perf_counter()
+        found = sum(bool(index.query(fp)) for fp in pages)
+        rate("RedisIndex verified query (copies), one at a time", len(pages),
+             time.perf_counter() - t)
+        t = time.perf_counter()
+        index.query_many(pages)
+        rate("RedisIndex verified query, one batch", len(pages), time.perf_counter() - t)
+        print(f"  copies found: {found}/{len(pages)}")
+
+
+def bench_compare(n: int, library: str) -> None:
     import rensa
     from datasketch import LeanMinHash, MinHashLSH
 
     rng = np.random.default_rng(2)
-    sigs = rng.integers(0, 2**32, size=(n, 128), dtype=np.uint64)
-    for name in ("datasketch MinHashLSH(params=(16, 8))", "rensa RMinHashLSH(0.5, 128, 16)"):
+    sigs = rng.integers(0, 2**32, size=(n, 128), dtype=np.uint64).astype(np.uint32)
+    names = {"datasketch": "datasketch MinHashLSH(params=(16, 8))",
+             "rensa": "rensa RMinHashLSH(0.5, 128, 16)"}
+    for name in (names[library],):
         gc.collect()
         before = rss()
         t = time.perf_counter()
@@ -182,7 +214,7 @@ def bench_compare(n: int) -> None:
             lsh = MinHashLSH(num_perm=128, params=(16, 8))
             mhs = []
             for i in range(n):
-                m = LeanMinHash(seed=1, hashvalues=sigs[i])
+                m = LeanMinHash(seed=1, hashvalues=sigs[i], scheme="affine32")
                 lsh.insert(i, m, check_duplication=False)
                 if i < 20000:
                     mhs.append(m)
@@ -194,11 +226,10 @@ def bench_compare(n: int) -> None:
                 batch = []
                 for i in range(start, min(n, start + 10000)):
                     r = rensa.RMinHash(128, 1)
-                    r.update([str(x) for x in sigs[i, :4].tolist()])
+                    r.update([str(x) for x in sigs[i, :8].tolist()])
                     batch.append(r)
-                lsh.insert_pairs([(start + j, r) for j, r in enumerate(batch)]) if hasattr(
-                    lsh, "insert_pairs") else [lsh.insert(start + j, r) for j, r in
-                                               enumerate(batch)]
+                for j, r in enumerate(batch):
+                    lsh.insert(start + j, r)
                 if len(mhs) < 20000:
                     mhs += batch[: 20000 - len(mhs)]
             query = lsh.query
@@ -222,13 +253,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=20_000)
     ap.add_argument("--compare", type=int, default=0,
                     help="also build datasketch and rensa LSH with this many works")
+    ap.add_argument("--redis", action="store_true", help="also time RedisIndex (redis-server)")
+    ap.add_argument("--compare-only", choices=["datasketch", "rensa"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.compare_only:
+        bench_compare(args.compare, args.compare_only)
+        return 0
     with tempfile.TemporaryDirectory(prefix="dedup-lsh-") as tmp:
         bench_ours(args, Path(tmp))
     print("verification on real texts:")
     bench_verification()
-    if args.compare:
-        bench_compare(args.compare)
+    if args.redis:
+        print("Redis (loopback):")
+        bench_redis()
+    for library in ("datasketch", "rensa") if args.compare else ():
+        # each in a fresh process, so that one's freed memory is not the other's RSS
+        subprocess.run([sys.executable, __file__, "--compare", str(args.compare),
+                        "--compare-only", library], check=True)
     return 0
 
 

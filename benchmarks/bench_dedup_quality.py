@@ -44,9 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--anchor-rate", type=int, default=DEFAULT_CONFIG.anchor_rate)
     ap.add_argument("--threshold", type=float, default=DEFAULT_CONFIG.coverage_threshold)
     ap.add_argument("--html", action="store_true", help="go through HTML and extraction")
+    ap.add_argument("--bands-only", action="store_true",
+                    help="candidates from the MinHash LSH bands alone (no anchors): plain LSH")
     args = ap.parse_args(argv)
     config = replace(DEFAULT_CONFIG, anchor_rate=args.anchor_rate,
-                     coverage_threshold=args.threshold)
+                     coverage_threshold=args.threshold,
+                     min_anchor_hits=10**9 if args.bands_only else DEFAULT_CONFIG.min_anchor_hits)
 
     t0 = time.perf_counter()
     works = make_works()

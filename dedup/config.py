@@ -17,7 +17,7 @@ from typing import Any
 from dedup.errors import REINDEX_COMMAND, ConfigError, IndexConfigMismatch
 
 # Bump when normalisation or shingle hashing changes what a text hashes to.
-NORMALIZER_VERSION = "nfkc-cf-kk1"
+NORMALIZER_VERSION = "nfkc-cf-kk2"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from typing import Literal
 import lxml.html
 from lxml import etree
 
+from dedup.errors import ConfigError
+
 Engine = Literal["trafilatura", "resiliparse", "lxml"]
 DEFAULT_ENGINE: Engine = "trafilatura"
 
@@ -35,13 +37,18 @@ def _as_text(html: bytes | str) -> str:
     return html_to_unicode(None, bytes(html))[1]
 
 
+_UTF8_PARSER = lxml.html.HTMLParser(encoding="utf-8")
+
+
 def _lxml_text(html: str) -> str:
     try:
-        doc = lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
+        # bytes, so that an XML declaration naming an encoding is not an error
+        doc = lxml.html.document_fromstring(html.encode("utf-8", "surrogatepass"), _UTF8_PARSER)
+    except (etree.ParserError, ValueError, UnicodeError):
         return ""
-    for el in doc.iter(*_BOILERPLATE_TAGS):
-        el.drop_tree() if el.getparent() is not None else None
+    for el in list(doc.iter(*_BOILERPLATE_TAGS)):
+        if el.getparent() is not None:
+            el.drop_tree()
     body = doc.find("body")
     root = body if body is not None else doc
     parts = [t.strip() for t in root.itertext()]
@@ -59,29 +66,35 @@ def _trafilatura(html: str, url: str | None) -> str:
 
 
 def _resiliparse(html: str) -> str:
-    from resiliparse.extract.html2text import extract_plain_text
+    try:
+        from resiliparse.extract.html2text import extract_plain_text
+    except ModuleNotFoundError as exc:
+        raise ConfigError("engine='resiliparse' needs: pip install resiliparse") from exc
 
     return extract_plain_text(html, main_content=True, alt_texts=False, links=False,
                               form_fields=False, noscript=False)
+
+
+_ENGINES = {
+    "trafilatura": lambda source, url: _trafilatura(source, url),
+    "resiliparse": lambda source, url: _resiliparse(source),
+    "lxml": lambda source, url: "",
+}
 
 
 def extract_main_text(
     html: bytes | str, url: str | None = None, engine: Engine = DEFAULT_ENGINE
 ) -> str:
     """The main text of an HTML page ('' if it has none); never raises on bad HTML."""
+    run = _ENGINES.get(engine)
+    if run is None:
+        raise ValueError(f"unknown extraction engine {engine!r} (one of {', '.join(_ENGINES)})")
     source = _as_text(html)
     if not source.strip():
         return ""
     try:
-        if engine == "trafilatura":
-            text = _trafilatura(source, url)
-        elif engine == "resiliparse":
-            text = _resiliparse(source)
-        elif engine == "lxml":
-            text = ""
-        else:
-            raise ValueError(f"unknown extraction engine {engine!r}")
-    except ValueError:
+        text = run(source, url)
+    except ConfigError:
         raise
     except Exception:  # an extractor bug on odd markup must not stop the crawl
         text = ""

@@ -114,11 +114,14 @@ def query_keys(
     shingles = fps[0].shingles if count == 1 else np.concatenate([fp.shingles for fp in fps])
     sampled = (shingles & np.uint64(config.anchor_rate - 1)) == 0
     anchors = shingles[sampled] ^ ANCHOR_SALT
-    pages = np.arange(count, dtype=np.int64)
-    sizes = np.fromiter((fp.shingles.size for fp in fps), dtype=np.int64, count=count)
-    owners = np.concatenate(
-        [np.repeat(pages, config.bands), np.repeat(pages, sizes)[sampled]]
-    )
+    if count == 1:
+        owners = np.zeros(bands.size + anchors.size, dtype=np.int64)
+    else:
+        pages = np.arange(count, dtype=np.int64)
+        sizes = np.fromiter((fp.shingles.size for fp in fps), dtype=np.int64, count=count)
+        owners = np.concatenate(
+            [np.repeat(pages, config.bands), np.repeat(pages, sizes)[sampled]]
+        )
     is_anchor = np.zeros(bands.size + anchors.size, dtype=bool)
     is_anchor[bands.size :] = True
     return np.concatenate([bands, anchors]), owners, is_anchor
@@ -135,7 +138,8 @@ def candidate_pairs(
 
     A band hit always does; anchor hits do when they are at least
     ``min_anchor_hits`` and ``anchor_candidate_fraction`` of the work's anchors
-    (half the verification threshold, so the estimate's noise costs no recall).
+    (hits / anchors estimates the containment, which is ~0.25 or more for any
+    copy that passes verification, so the estimate's noise costs little recall).
     """
     code = (owner << 32) | work
     band_codes = np.unique(code[~is_anchor])
@@ -220,6 +224,11 @@ class MemoryIndex:
 
     def add(self, key: str, fp: Fingerprint) -> None:
         """Index a reserved work (replacing any earlier work with the same key)."""
+        old = self._ids.get(key) if isinstance(key, str) else None
+        if old is not None and isinstance(fp, Fingerprint):
+            shingles, _, _ = self._store.get(old)
+            if np.array_equal(shingles, fp.shingles):
+                return  # the same work seen again (a re-crawl): nothing to replace
         work_id, keys = self._new_id(key, fp)
         self._table.add(keys, work_id)
 

@@ -72,8 +72,13 @@ class FileShingleStore:
     def __init__(self, path: Path, offsets: np.ndarray | None = None) -> None:
         self.path = Path(path)
         self._offsets = array("Q", [0] if offsets is None else offsets.tolist())
-        mode = os.O_RDWR | os.O_CREAT
-        self._fd = os.open(self.path, mode, 0o644)
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self.read_only = False
+        except PermissionError:
+            # a shared, read-only index: queries work, appends raise
+            self._fd = os.open(self.path, os.O_RDONLY)
+            self.read_only = True
         size = os.fstat(self._fd).st_size
         if size < self._offsets[-1]:
             os.close(self._fd)
@@ -84,6 +89,8 @@ class FileShingleStore:
         return len(self._offsets) - 1
 
     def append(self, shingles: np.ndarray, positions: np.ndarray | None, words: int) -> None:
+        if self.read_only:
+            raise PermissionError(f"{self.path} is read-only: copy the index to add works")
         end = self._offsets[-1]
         raw = _encode(shingles, positions, words)
         os.pwrite(self._fd, raw, end)

@@ -35,8 +35,8 @@ class KeyTable:
         if keys.size != ids.size:
             raise ValueError("keys and ids differ in length")
         order = None if keys.size < 2 or (keys[1:] >= keys[:-1]).all() else np.argsort(keys)
-        self._keys = keys.astype(np.uint64) if order is None else keys[order].astype(np.uint64)
-        self._ids = ids.astype(np.uint32) if order is None else ids[order].astype(np.uint32)
+        self._keys = keys.astype(np.uint64, copy=False) if order is None else keys[order]
+        self._ids = (ids if order is None else ids[order]).astype(np.uint32, copy=False)
         self._offsets, self._shift = _directory(self._keys)
         self._buffer: dict[int, int | list[int]] = {}
         self._buffered = 0
@@ -99,14 +99,17 @@ class KeyTable:
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All (query position, id) pairs whose key is in the table."""
-        lo = self._offsets[(keys >> np.uint64(self._shift)).astype(np.int64)].astype(np.int64)
-        hi = self._offsets[(keys >> np.uint64(self._shift)).astype(np.int64) + 1].astype(np.int64)
-        counts = hi - lo
+        bucket = (keys >> np.uint64(self._shift)).astype(np.intp)
+        lo = self._offsets[bucket].astype(np.intp)
+        counts = self._offsets[bucket + 1] - lo
         total = int(counts.sum())
         if total:
-            owner = np.repeat(np.arange(keys.size), counts)
-            starts = np.cumsum(counts) - counts
-            pos = lo[owner] + np.arange(total) - starts[owner]
+            if total == keys.size and (counts == 1).all():  # the common sparse case
+                owner, pos = np.arange(keys.size), lo
+            else:
+                owner = np.repeat(np.arange(keys.size), counts)
+                starts = np.cumsum(counts) - counts
+                pos = lo[owner] + np.arange(total) - starts[owner]
             hit = self._keys[pos] == keys[owner]
             qpos, ids = owner[hit], self._ids[pos[hit]].astype(np.int64)
         else:

@@ -29,10 +29,11 @@ SEP, WORD, DROP = 0, 1, 2
 
 # Normal-form folds applied by normalize() and hashing alike.
 _NORM_FOLDS = {"ё": "е", "ə": "ә", "ɵ": "ө"}
-# Hash-only skeleton: Cyrillic look-alikes of Latin letters (after case folding).
+# Hash-only skeleton: Cyrillic look-alikes of Latin letters (after case folding). Kazakh
+# letters with no Latin twin (ә ғ қ ң ө ұ ү) stay distinct from their Russian neighbours.
 _SKELETON = {
     "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
-    "һ": "h", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "к": "k", "ү": "y",
+    "һ": "h", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "к": "k",
 }
 
 _M64 = (1 << 64) - 1
@@ -68,9 +69,10 @@ def _build_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     norm = np.arange(0x10000, dtype=np.uint32)
     for src, dst in _NORM_FOLDS.items():
         norm[ord(src)] = ord(dst)
-    skel = norm.copy()
+    fold = np.arange(0x10000, dtype=np.uint32)
     for src, dst in _SKELETON.items():
-        skel[ord(src)] = ord(dst)
+        fold[ord(src)] = ord(dst)
+    skel = fold[norm]  # compose: ё -> е -> e
     value = fmix64(skel.astype(np.uint64) + np.uint64(0x2545F4914F6CDD1D))
     return cls, norm, value
 
@@ -79,24 +81,38 @@ _CLASS, _NORM, _VALUE = _build_tables()
 _pow_cache: dict[str, np.ndarray] = {}
 
 
+_CACHED_POWERS = 1 << 20  # longer texts get their own arrays instead of a cache held forever
+
+
+def _power_arrays(size: int) -> tuple[np.ndarray, np.ndarray]:
+    ones = np.ones(size, dtype=np.uint64)
+    ones[1:] = _P
+    pw = np.cumprod(ones, dtype=np.uint64)
+    ones[1:] = _P_INV
+    return pw, np.cumprod(ones, dtype=np.uint64)
+
+
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """P**i and P**-i for i < n (mod 2**64), grown on demand and kept."""
+    """P**i and P**-i for i < n (mod 2**64)."""
+    if n > _CACHED_POWERS:
+        return _power_arrays(n)
     pw = _pow_cache.get("p")
     if pw is None or len(pw) < n:
-        size = max(n, 8192, 0 if pw is None else 2 * len(pw))
-        ones = np.ones(size, dtype=np.uint64)
-        ones[1:] = _P
-        pw = np.cumprod(ones, dtype=np.uint64)
-        ones[1:] = _P_INV
-        _pow_cache["p"] = pw
-        _pow_cache["inv"] = np.cumprod(ones, dtype=np.uint64)
+        size = min(_CACHED_POWERS, max(n, 8192, 0 if pw is None else 2 * len(pw)))
+        _pow_cache["p"], _pow_cache["inv"] = _power_arrays(size)
     return _pow_cache["p"][:n], _pow_cache["inv"][:n]
 
 
 def _case_fold(text: str) -> str:
     if text.isascii():  # NFKC is the identity on ASCII, and casefold is lower
         return text.lower()
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    # the quick check is 3x cheaper than normalising, and most web text passes it
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    folded = text.casefold()
+    if not unicodedata.is_normalized("NFKC", folded):
+        folded = unicodedata.normalize("NFKC", folded)
+    return folded
 
 
 def _astral_lookup(cps: np.ndarray, cls: np.ndarray | None, values: np.ndarray | None) -> None:

@@ -80,6 +80,15 @@ def test_lxml_fallback_drops_navigation_and_scripts():
     assert overlap(shingle_hashes(out), shingle_hashes(body)) == shingle_hashes(body).size
 
 
+def test_xml_declaration_and_lone_surrogates_are_handled():
+    body = text("en", 400, 80)
+    out = extract_main_text(
+        f"<?xml version='1.0' encoding='utf-8'?><html><body><p>{body}\udcff</p></body></html>",
+        engine="lxml",
+    )
+    assert overlap(shingle_hashes(out), shingle_hashes(body)) == shingle_hashes(body).size
+
+
 def test_wrong_types_and_engines_are_errors():
     with pytest.raises(TypeError):
         extract_main_text(42)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from redis_support import redis_server
 from dedup import (
     DEFAULT_CONFIG,
     DedupConfig,
+    Fingerprint,
     IndexConfigMismatch,
     IndexFileError,
     MemoryIndex,
@@ -217,3 +218,32 @@ def test_two_redis_clients_share_one_index(redis_address, tmp_path):
     assert best(imported, ABAI).key == "https://site.kz/reserved"
     writer.clear()
     imported.clear()
+
+
+def test_spooled_page_bytes_are_rechecked_against_a_grown_index():
+    # the crawler's release step: a page kept early, re-checked after its original is found
+    index = MemoryIndex()
+    spooled = fingerprint(wrap(excerpt(PUSHKIN, 0.7), seed=8), positions=False).to_bytes()
+    assert index.query(Fingerprint.from_bytes(spooled)) == []
+    index.add("https://reserved.example/pushkin", fingerprint(PUSHKIN))
+    (match,) = index.query(Fingerprint.from_bytes(spooled))
+    assert match.key == "https://reserved.example/pushkin"
+    assert "coverage=" in match.evidence() and match.key in match.evidence()
+
+
+def test_work_without_positions_is_verified_by_containment():
+    index = MemoryIndex()
+    index.add("reg:abai", fingerprint(ABAI, positions=False))
+    (match,) = index.query(fingerprint(wrap(ABAI)))
+    assert match.measure == "containment" and match.similarity == match.containment == 1.0
+
+
+
+def test_adding_the_same_work_again_adds_nothing():
+    index = MemoryIndex()
+    fp = fingerprint(ABAI)
+    index.add("https://site.kz/abai", fp)
+    entries = len(index._table)
+    index.add("https://site.kz/abai", Fingerprint.from_bytes(fp.to_bytes()))
+    assert len(index._table) == entries and len(index) == 1
+    assert best(index, ABAI).key == "https://site.kz/abai"

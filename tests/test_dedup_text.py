@@ -54,6 +54,8 @@ def test_kazakh_letters_survive_every_path():
     # look-alike changes the word hash (қ is not к), unlike real homoglyphs
     assert token_hashes("қала")[0] != token_hashes("кала")[0]
     assert token_hashes("ғылым")[0] != token_hashes("гылым")[0]
+    assert token_hashes("үміт")[0] != token_hashes("уміт")[0]
+    assert token_hashes("ұлт")[0] != token_hashes("улт")[0]
 
 
 def test_homoglyphs_and_latin_i_hash_like_the_original():
@@ -154,3 +156,27 @@ def test_non_text_input_is_a_type_error():
         fingerprint(b"bytes")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         normalize(None)  # type: ignore[arg-type]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=0, max_size=80).map(" ".join))
+def test_fingerprint_bytes_round_trip_for_any_text(raw):
+    fp = fingerprint(raw)
+    if fp is None:
+        assert shingle_hashes(raw).size < DEFAULT_CONFIG.min_shingles
+        return
+    back = Fingerprint.from_bytes(fp.to_bytes())
+    assert back == fp
+    assert int(back.positions.max()) < back.words
+
+
+def test_long_texts_hash_like_their_parts():
+    # past the cached powers table (2**20 code points) the same words hash the same
+    words = text("ru", 0, 400).split()
+    long_text = " ".join(words * 600)  # ~3 M code points
+    assert len(long_text) > 2**20
+    base = token_hashes(" ".join(words))
+    hashes = token_hashes(long_text)
+    assert hashes.size == 600 * base.size
+    assert np.array_equal(hashes[: base.size], base)
+    assert np.array_equal(hashes[-base.size :], base)
