@@ -23,7 +23,8 @@ ORIGIN_GATE = 100  # where RobotsTxtMiddleware sits in Scrapy's base list
 RESPONSE_GATE = 540  # below Redirect 600, HttpCompression 590 and Retry 550
 CAPTURE = 595  # above HttpCompression 590: sees the body as received
 PAGE_ITEMS = 950  # spider middleware, close to the spider: turns passed responses into PageItems
-OUTPUT = 1000  # the last item pipeline: the near-duplicate gate slots in before it
+NEAR_DUPLICATE = 900  # item pipeline: copies of reserved works are dropped before the output
+OUTPUT = 1000  # the last item pipeline
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
@@ -85,6 +86,10 @@ class TdmcrawlAddon:
             "crawler.output.WarcOutputPipeline"
         ):
             settings["ITEM_PIPELINES"]["crawler.output.WarcOutputPipeline"] = OUTPUT
+            if tdm_settings.getbool(settings, "TDMCRAWL_DEDUP") and _importable(
+                "crawler.neardup.NearDuplicateGate"
+            ):
+                settings["ITEM_PIPELINES"]["crawler.neardup.NearDuplicateGate"] = NEAR_DUPLICATE
         if _importable(WIRE_HANDLER):
             handlers = settings["DOWNLOAD_HANDLERS"]
             for scheme in ("http", "https"):

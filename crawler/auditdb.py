@@ -514,3 +514,23 @@ def _close_open_logs() -> None:
             log.close()
         except AuditError as exc:
             logger.error("%s", exc)
+
+
+# --- release step (crawler.neardup): pages removed from WARC files after they were kept ------
+
+
+def drop_kept(log: AuditLog, record_ids: list[str]) -> None:
+    """Delete the ``kept`` rows of pages cut out of a WARC file (their exclusion is audited).
+
+    Runs on the writer thread after every row queued before it, so a ``kept``
+    row recorded just before is deleted too.
+    """
+    rows = [(record_id,) for record_id in record_ids]
+    log._call(lambda db: db.conn.executemany("DELETE FROM kept WHERE record_id = ?", rows))
+
+
+def move_kept(log: AuditLog, warc_file: str, offsets: dict[str, int]) -> None:
+    """Point the ``kept`` rows of ``warc_file`` at their records' new offsets after a rewrite."""
+    rows = [(offset, warc_file, record_id) for record_id, offset in offsets.items()]
+    log._call(lambda db: db.conn.executemany(
+        "UPDATE kept SET warc_offset = ? WHERE warc_file = ? AND record_id = ?", rows))

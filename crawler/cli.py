@@ -11,6 +11,7 @@ import importlib
 import click
 
 from crawler import __version__
+from crawler.cliutil import ExampleLastGroup
 
 # name -> "module:attribute" of a click.Command
 SUBCOMMANDS: dict[str, str] = {
@@ -23,7 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(ExampleLastGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in SUBCOMMANDS if self._load(name) is not None)
 
@@ -54,6 +55,7 @@ def main() -> None:
 
     Example:
 
+    \b
         tdmcrawl demo --out demo-out
     """
 

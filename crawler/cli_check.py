@@ -11,21 +11,31 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 import scrapy
+from scrapy.crawler import CrawlerProcess
 from twisted.python.failure import Failure
 
-from crawler.cliutil import echo_json, json_option
+from crawler.cliutil import (
+    ExampleLastCommand,
+    echo_json,
+    http_url_problem,
+    json_option,
+    validate_token,
+    validate_user_agent,
+)
 from crawler.netguard import SEED_META
 from crawler.origin_gate import PREFETCH_META, Excluded
 from crawler.response_gate import DECISION_META
-from crawler.run import UsageError, build_settings, parse_overrides, run
+from crawler.run import UsageError, build_settings, parse_overrides
 from optout.decision import Decision
 
 INDEX_META = "tdmcrawl_check_index"
 EVIDENCE_WIDTH = 160
+# Human output fits one screen per URL: the decisive reason first, then at
+# most this many lines of each kind, and a pointer to --json for the rest.
+MAX_LINES_PER_KIND = 6
 
 # A check touches a few URLs while someone waits: a fixed small delay instead of
 # AutoThrottle's slow start. Crawl-delay from robots.txt is still honoured.
@@ -92,11 +102,29 @@ def _with_redirect_note(decision: Decision, meta: dict[str, Any]) -> Decision:
     return Decision(decision.url, decision.reasons, (*decision.warnings, note), decision.grants)
 
 
+def _run_check(settings: Any, **spider_kwargs: Any) -> tuple[Any, Failure | None]:
+    """``run.run`` for the check, keeping a failure to start instead of letting
+    Twisted print it as an unhandled error with a traceback."""
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(CheckSpider)
+    failures: list[Failure] = []
+    process.crawl(crawler, **spider_kwargs).addErrback(failures.append)
+    process.start()
+    return crawler, (failures[0] if failures else None)
+
+
 def result_dict(url: str, decision: Decision) -> dict[str, Any]:
-    """The contract's JSON object: ``url`` exactly as given."""
-    out = decision.to_dict()
-    out["url"] = url
-    return out
+    """The contract's JSON object, exactly ``url`` (as given), ``allowed``,
+    ``reasons`` and ``warnings``. A reason holds ``code``, ``source`` and
+    ``evidence``, plus ``line``, ``matched_work`` and ``similarity`` where they
+    are known; grants (explicit permissions) are shown in the human output only.
+    """
+    return {
+        "url": url,
+        "allowed": decision.allowed,
+        "reasons": [reason.to_dict() for reason in decision.reasons],
+        "warnings": list(decision.warnings),
+    }
 
 
 def render(url: str, decision: Decision) -> str:
@@ -107,14 +135,24 @@ def render(url: str, decision: Decision) -> str:
         fetch = "never fetched" if not decision.fetch_allowed else "fetched, not used"
         head = f"EXCLUDED  {url}  ({decision.reasons[0].code.value}; {fetch})"
     lines = [head]
-    for reason in decision.reasons:
-        where = reason.source + (f":{reason.line}" if reason.line else "")
-        lines.append(f"  {reason.code.value:<18} {where:<14} {_short(reason.evidence)}")
-    for grant in decision.grants:
-        lines.append(f"  grant: {grant.code.value} {grant.source} {_short(grant.evidence)}")
-    for warning in decision.warnings:
-        lines.append(f"  warning: {_short(warning)}")
+    lines += _capped(
+        [f"  {r.code.value:<18} {_where(r):<14} {_short(r.evidence)}" for r in decision.reasons],
+        "reasons")
+    lines += _capped([f"  grant: {g.code.value} {_where(g)} {_short(g.evidence)}"
+                      for g in decision.grants], "grants")
+    lines += _capped([f"  warning: {_short(w)}" for w in decision.warnings], "warnings")
     return "\n".join(lines)
+
+
+def _where(reason: Any) -> str:
+    return reason.source + (f":{reason.line}" if reason.line else "")
+
+
+def _capped(lines: list[str], kind: str) -> list[str]:
+    if len(lines) <= MAX_LINES_PER_KIND:
+        return lines
+    more = len(lines) - MAX_LINES_PER_KIND + 1
+    return [*lines[: MAX_LINES_PER_KIND - 1], f"  ... {more} more {kind} (see --json)"]
 
 
 def _short(text: str) -> str:
@@ -122,10 +160,11 @@ def _short(text: str) -> str:
     return text if len(text) <= EVIDENCE_WIDTH else text[: EVIDENCE_WIDTH - 1] + "…"
 
 
-@click.command()
+@click.command(cls=ExampleLastCommand)
 @click.argument("urls", nargs=-1, required=True)
-@click.option("--token", help="Product token for robots.txt (default: tdmcrawl).")
-@click.option("--user-agent", help="Full User-Agent string.")
+@click.option("--token", callback=validate_token,
+              help="Product token for robots.txt (default: tdmcrawl).")
+@click.option("--user-agent", callback=validate_user_agent, help="Full User-Agent string.")
 @click.option("--registry", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Authors' registry database: its URL rules apply too.")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
@@ -138,18 +177,29 @@ def check(urls: tuple[str, ...], token: str | None, user_agent: str | None,
     Fetches the origin's robots.txt, tdmrep.json and ai.txt, then the page
     itself if robots.txt allows it, exactly as `tdmcrawl crawl` would.
 
+    Exit 0 when it ran (allowed or not), 1 on failure, 2 on usage errors.
+
     Example:
 
+    \b
         tdmcrawl check https://example.org/article --json
     """
     for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise click.BadParameter(f"not an http(s) URL: {url!r}", param_hint="URLS")
+        problem = http_url_problem(url)
+        if problem:
+            raise click.BadParameter(problem, param_hint="URLS")
     try:
         extra = parse_overrides(overrides)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
+    # `-s TDMCRAWL_TOKEN=...` is the same value as --token, so the same check.
+    for name, validate in (("TDMCRAWL_TOKEN", validate_token),
+                           ("TDMCRAWL_USER_AGENT", validate_user_agent)):
+        if name in extra:
+            try:
+                validate(click.get_current_context(), None, extra[name])  # type: ignore[arg-type]
+            except click.BadParameter as exc:
+                raise click.BadParameter(exc.message, param_hint=f"-s {name}") from None
     options = {
         **CHECK_SETTINGS,
         "TDMCRAWL_TOKEN": token,
@@ -158,10 +208,15 @@ def check(urls: tuple[str, ...], token: str | None, user_agent: str | None,
     }
     results: dict[int, Decision] = {}
     try:
-        crawler = run(build_settings(options, extra), CheckSpider, urls=list(urls),
-                      results=results)
+        crawler, failure = _run_check(build_settings(options, extra), urls=list(urls),
+                                      results=results)
     except Exception as exc:
         raise click.ClickException(f"check failed: {type(exc).__name__}: {exc}") from exc
+    if failure is not None:
+        # E.g. `-s DOWNLOAD_DELAY=abc`: Scrapy refuses a setting while starting.
+        kind = failure.type.__name__ if failure.type else "error"
+        raise click.ClickException(
+            f"check failed to start: {kind}: {failure.getErrorMessage()} (check the -s values)")
     session = getattr(crawler, "tdmcrawl_session", None)
     if session is not None and session.error:
         raise click.ClickException(f"check failed: {session.error}")

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from crawler.cliutil import echo_json, json_option
+from crawler.cliutil import echo_json, json_option, validate_token
 from crawler.run import (
     STATE_FILE,
     UsageError,
@@ -47,7 +47,8 @@ def _check_urls(urls: list[str], param: str) -> None:
 @click.option("--scope", type=click.Choice(SCOPES), default=None,
               help="Follow links within the seeds' hosts (default), domains, or anywhere.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted crawl in --out.")
-@click.option("--token", help="Product token for robots.txt (default: tdmcrawl).")
+@click.option("--token", callback=validate_token,
+              help="Product token for robots.txt (default: tdmcrawl).")
 @click.option("--user-agent", help="Full User-Agent string.")
 @click.option("--contact", help="Contact URL put in the User-Agent.")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",

@@ -18,7 +18,14 @@ from scrapy.exceptions import NotConfigured
 
 from crawler import settings as tds
 from crawler.capture import Capture
-from crawler.warc import BeforeClose, PendingPage, RotatingWarcWriter, WarcRef, warcinfo_fields
+from crawler.warc import (
+    BeforeClose,
+    PendingPage,
+    RotatingWarcWriter,
+    WarcRef,
+    record_offsets,
+    warcinfo_fields,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +55,13 @@ class WarcOutputPipeline:
             prefix=prefix,
             max_size=max_size,
             before_close=before_close,
+            after_close=self._after_close,
         )
+        self._vetoed_ids: set[str] = set()  # response ids cut out at release
+        # The last file rewritten at release: (name, record id -> new offset), for the page
+        # whose own write closed that file (its kept row is recorded after the rewrite).
+        self._moved: tuple[str, dict[str, int]] = ("", {})
+        self._final_done = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcOutputPipeline:
@@ -79,9 +92,16 @@ class WarcOutputPipeline:
         self.writer.directory.mkdir(parents=True, exist_ok=True)
 
     def close_spider(self) -> None:
-        closed = self.writer.close()
+        self.writer.close()
+        if not self._final_done:
+            # The end-of-crawl release step: files closed earlier, against the final index.
+            self._final_done = True
+            session = self._session_getter()
+            for hook in getattr(session, "final_release_hooks", None) or ():
+                hook(self.writer.directory)
         if self.stats is not None:
-            self.stats.set_value("tdmcrawl/warc/files", len(closed))
+            files = [p for p in self.writer.finished if p.exists()]
+            self.stats.set_value("tdmcrawl/warc/files", len(files))
 
     def process_item(self, item: Any) -> Any:
         capture: Capture | None = getattr(item, "capture", None)
@@ -101,7 +121,14 @@ class WarcOutputPipeline:
             self._count("skipped/content-type")
             return item
         ref = self.writer.write_page(capture, decision)
+        if ref.record_id in self._vetoed_ids:
+            # Its own write closed the file, and the release step cut it out.
+            self._vetoed_ids.discard(ref.record_id)
+            return item
         self._count("pages")
+        name, moved = self._moved
+        if name == ref.filename and ref.record_id in moved:
+            ref = WarcRef(ref.filename, moved[ref.record_id], ref.record_id)
         self._audit_kept(item.url, ref, decision)
         return item
 
@@ -116,8 +143,23 @@ class WarcOutputPipeline:
         for hook in getattr(session, "release_hooks", None) or ():
             vetoed.update(hook(path, pages))
         if vetoed:
-            self._count("vetoed", len({p.url for p in pages if vetoed.intersection(p.record_ids)}))
+            gone = [p for p in pages if vetoed.intersection(p.record_ids)]
+            self._count("vetoed", len(gone))
+            self._vetoed_ids = {p.ref.record_id for p in gone}
         return vetoed
+
+    def _after_close(self, path: Path, kept: list[PendingPage], gone: list[PendingPage]) -> None:
+        """After a rewrite at release, move the ``kept`` rows to their records' new offsets."""
+        if not gone:
+            return
+        offsets = record_offsets(path)
+        self._moved = (path.name, offsets)
+        audit = getattr(self._session_getter(), "audit", None)
+        if audit is not None:
+            from crawler.auditdb import move_kept
+
+            move_kept(audit, path.name, {p.ref.record_id: offsets[p.ref.record_id]
+                                         for p in kept if p.ref.record_id in offsets})
 
     def _audit_kept(self, url: str, ref: WarcRef, decision: Any) -> None:
         session = self._session_getter()

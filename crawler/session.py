@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import platform
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,10 @@ from optout.decision import Decision
 logger = logging.getLogger(__name__)
 
 ReservedHook = Callable[[str, str, Decision], None]
+# (path of the .open WARC file, its PendingPages) -> record ids to cut out before the rename
+ReleaseHook = Callable[[Path, list[Any]], Iterable[str]]
+# the output WARC directory, once its writer closed: the end-of-crawl release step
+FinalReleaseHook = Callable[[Path], Any]
 
 STAT_PREFIX = "tdmcrawl"
 
@@ -47,6 +51,11 @@ class CrawlSession:
         self.registry: Any = None  # registry.RegistryReader
         self.origin_gate: Any = None  # crawler.origin_gate.OriginGateMiddleware, when installed
         self.reserved_hooks: list[ReservedHook] = []
+        # The near-duplicate release step (crawler.neardup), run by the WARC output.
+        self.release_hooks: list[ReleaseHook] = []
+        self.final_release_hooks: list[FinalReleaseHook] = []
+        self.neardup: Any = None  # crawler.neardup.NearDuplicateGate, when installed
+        self.recovered_pages: list[Any] = []  # crawler.resume.RecoveredPage, after a kill
         # URLs already written to WARC (filled from the audit on --resume, then as items pass).
         self.kept_urls: set[str] = set()
         # host -> Crawl-delay in seconds, applied by the throttle (crawler.politeness).
@@ -135,7 +144,9 @@ class CrawlSession:
         from crawler.resume import recover_open_warcs
 
         recover_open_warcs(self.out_dir / "evidence", pages=False)
-        for page in recover_open_warcs(self.out_dir / "warc"):
+        # Renamed without the release step: the near-duplicate gate checks them at the end.
+        self.recovered_pages = recover_open_warcs(self.out_dir / "warc")
+        for page in self.recovered_pages:
             if page.url in self.kept_urls:
                 continue
             self.kept_urls.add(page.url)
@@ -290,7 +301,21 @@ def _settings_snapshot(settings: Any) -> dict[str, Any]:
             value = value.copy_to_dict()
         out[name] = value if isinstance(value, (str, int, float, bool, list, type(None))) \
             else str(value)
+    out["dedup_config"] = _dedup_config_snapshot(settings)
     return out
+
+
+def _dedup_config_snapshot(settings: Any) -> dict[str, Any] | None:
+    """The near-duplicate index config in force (identity and fields), or None when off."""
+    if not tdm_settings.getbool(settings, "TDMCRAWL_DEDUP"):
+        return None
+    try:
+        from crawler.neardup import dedup_config
+
+        config = dedup_config()
+    except ImportError:
+        return None
+    return {"identity": config.identity, **config.to_dict()}
 
 
 def _noop() -> None:

@@ -41,6 +41,19 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Fetch pages reserved by non-robots signals (for signatures); never output.",
     ),
     "TDMCRAWL_AI_AGENTS": (True, "Read robots rules for AI-training crawlers as a reservation."),
+    # Near-duplicate gate and release step (crawler/neardup.py)
+    "TDMCRAWL_DEDUP": (
+        True,
+        "Exclude near-copies of registered works and of pages found reserved in the crawl.",
+    ),
+    "TDMCRAWL_DEDUP_REDIS": (
+        None,
+        "Redis URL of a reserved-works index shared by several crawl processes.",
+    ),
+    "TDMCRAWL_DEDUP_NAMESPACE": (
+        "tdmcrawl:dedup",
+        "Key prefix of the shared index in Redis (one per crawl or cluster).",
+    ),
     # Origin files (robots.txt, tdmrep.json, ai.txt)
     "TDMCRAWL_ORIGIN_TTL": (86_400, "Seconds before an origin's files are fetched again."),
     "TDMCRAWL_ORIGIN_RETRY": (300, "Seconds a failed robots.txt fetch is trusted before a retry."),

@@ -126,7 +126,8 @@ def warcinfo_fields(settings: Any) -> dict[str, str]:
         "robots": "obey (RFC 9309) and honour AI-training reservations",
         "tdmcrawl-token": tds.token(settings),
         "tdmcrawl-policy": json.dumps(policy, sort_keys=True),
-        "tdmcrawl-near-duplicate": _dedup_identity(),
+        "tdmcrawl-near-duplicate": _dedup_identity()
+        if tds.getbool(settings, "TDMCRAWL_DEDUP") else "off",
         "description": NORMALISATION_NOTE,
     }
     crawl_id = settings.get("TDMCRAWL_CRAWL_ID")
@@ -164,11 +165,11 @@ def _ai_agents_version() -> str:
 
 def _dedup_identity() -> str:
     try:
-        from dedup import DedupConfig
+        from crawler.neardup import dedup_config
     except ImportError:
         return "not configured"
     try:
-        return str(DedupConfig().identity)
+        return str(dedup_config().identity)
     except Exception:  # dedup is optional here; its identity only informs
         return "unknown"
 
@@ -384,6 +385,8 @@ class PendingPage:
 
 # (path of the .open file, its pages) -> record ids (any of a page's records) to remove
 BeforeClose = Callable[[Path, list[PendingPage]], Iterable[str]]
+# (final path, pages kept, pages vetoed) once a file is renamed; offsets moved if any was vetoed
+AfterClose = Callable[[Path, list[PendingPage], list[PendingPage]], None]
 
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9._]+")
 
@@ -421,6 +424,7 @@ class RotatingWarcWriter:
         record_id: RecordIdFactory | None = None,
         compress: bool = True,
         before_close: BeforeClose | None = None,
+        after_close: AfterClose | None = None,
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"WARC max size must be positive, got {max_size}")
@@ -432,6 +436,7 @@ class RotatingWarcWriter:
         self.records = RecordFactory(clock=clock, record_id=record_id)
         self.compress = compress
         self.before_close = before_close
+        self.after_close = after_close
         self.finished: list[Path] = []  # finalised files, in order
         self.vetoed: list[PendingPage] = []
         self._serial = 0
@@ -541,9 +546,10 @@ class RotatingWarcWriter:
         os.fsync(current.handle.fileno())
         current.handle.close()
         open_path = current.open_path
-        vetoes = set(self.before_close(open_path, list(current.pages))) if self.before_close else ()
-        if vetoes:
-            gone = [p for p in current.pages if vetoes.intersection(p.record_ids)]
+        vetoes = set(self.before_close(open_path, list(current.pages))) if self.before_close \
+            else set()
+        gone = [p for p in current.pages if vetoes.intersection(p.record_ids)]
+        if gone:
             self.vetoed += gone
             if len(gone) == len(current.pages):
                 open_path.unlink()  # only the warcinfo would remain
@@ -551,6 +557,8 @@ class RotatingWarcWriter:
             rewrite_without(open_path, {p.record_ids[0] for p in gone})
         os.replace(open_path, current.final)
         self.finished.append(current.final)
+        if self.after_close:
+            self.after_close(current.final, [p for p in current.pages if p not in gone], gone)
 
 
 class _Entry(NamedTuple):

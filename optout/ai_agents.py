@@ -111,14 +111,4 @@ def ai_txt_reasons(aitxt: RobotsTxt, url: str, token: str) -> tuple[Reason, ...]
     for ``token`` (its own group, else ``*``); a more specific Allow wins."""
     if aitxt.directive_count == 0:
         return ()
-    verdict = aitxt.verdict(url, token)
-    if verdict.allowed or verdict.rule is None:
-        return ()
-    return (
-        Reason(
-            code=ReasonCode.AI_TXT,
-            source="ai.txt",
-            evidence=verdict.rule.raw,
-            line=verdict.rule.line_no,
-        ),
-    )
+    return aitxt.verdict(url, token).reasons(ReasonCode.AI_TXT, "ai.txt")

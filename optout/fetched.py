@@ -97,17 +97,7 @@ class RobotsOutcome:
                     evidence=f"robots.txt unreachable: {self.detail}",
                 ),
             )
-        verdict = self.robots.verdict(url, token)
-        if verdict.allowed or verdict.rule is None:
-            return ()
-        return (
-            Reason(
-                code=ReasonCode.ROBOTS,
-                source="robots.txt",
-                evidence=verdict.rule.raw,
-                line=verdict.rule.line_no,
-            ),
-        )
+        return self.robots.verdict(url, token).reasons(ReasonCode.ROBOTS, "robots.txt")
 
 
 def robots_outcome(result: FetchResult) -> RobotsOutcome:

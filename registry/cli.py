@@ -9,17 +9,29 @@ from __future__ import annotations
 import functools
 import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from crawler.cliutil import echo_json, json_option
-from registry.entries import DEFAULT_SCOPE, SCOPES, Entry, Registration
+from crawler.cliutil import ExampleLastGroup, echo_json, json_option
+from registry.entries import (
+    DEFAULT_SCOPE,
+    SCOPES,
+    Entry,
+    Registration,
+    clean_author,
+    clean_email,
+    clean_scope,
+    clean_title,
+)
 from registry.errors import RegistryError
 from registry.store import Registry
-from registry.transfer import FORMATS, import_file, write_export
-from registry.urlrules import RuleKind
+from registry.transfer import FORMATS, guess_format, import_text, read_import_source, write_export
+from registry.urlrules import RuleKind, UrlRule, display_form, parse_domain, parse_url_pattern
+from registry.works import WorkText, check_fingerprintable, default_config, read_work_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,7 +77,7 @@ def scope_option(func: F) -> F:
     )(func)
 
 
-@click.group()
+@click.group(cls=ExampleLastGroup)
 def registry() -> None:
     """The authors' opt-out registry: URL rules and works registered by content.
 
@@ -113,14 +125,34 @@ def add(
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --url, --domain or --file")
     who = {"email": email, "title": title, "scope": scope}
-    with Registry(registry_path) as reg:
-        if url:
-            registration = reg.add_url(author, url, **who)
-        elif domain:
-            registration = reg.add_domain(author, domain, **who)
-        else:
-            registration = reg.add_work(author, [*files, *more_files], **who)
+    what = (parse_url_pattern(url) if url else parse_domain(domain) if domain
+            else read_work_files([*files, *more_files]))
+    precheck(registry_path, author, what, **who)
+    registration = register(registry_path, author, what, **who)
     print_registration(registration, as_json)
+
+
+def precheck(registry_path: str, author: str, what: UrlRule | list[WorkText],
+             **who: Any) -> None:
+    """Check everything that needs no database, before the registry is opened,
+    so that a refused registration never leaves a new, empty registry behind.
+    (A work's fingerprints are checked here only for a new registry; an
+    existing one checks them anyway before writing.)"""
+    clean_author(author)
+    clean_email(who.get("email"))
+    clean_title(who.get("title"))
+    clean_scope(who.get("scope"))
+    if isinstance(what, list) and not Path(registry_path).exists():
+        check_fingerprintable(what, default_config())
+
+
+def register(registry_path: str, author: str, what: UrlRule | list[WorkText],
+             **who: Any) -> Registration:
+    """Add a URL rule or a work (read by ``read_work_files``) to the registry."""
+    with Registry(registry_path) as reg:
+        if isinstance(what, list):
+            return reg.add_work_texts(author, what, **who)
+        return reg.add_rule(author, what, **who)
 
 
 def print_registration(registration: Registration, as_json: bool) -> None:
@@ -138,11 +170,14 @@ def describe(entry: Entry) -> str:
     if entry.kind is RuleKind.WORK:
         what = f"work {entry.title!r}" if entry.title else "work"
         return f"{what} ({len(entry.files)} file(s): {', '.join(entry.files)})"
+    # Unicode for people (қазақ.kz, not xn--80aau21bd.kz); list/show/export keep
+    # the canonical form that rules are compared in.
+    shown = display_form(entry.pattern)
     if entry.kind is RuleKind.DOMAIN:
-        return f"site {entry.pattern} and its subdomains"
+        return f"site {shown} and its subdomains"
     if entry.kind is RuleKind.PREFIX:
-        return f"every URL starting with {entry.pattern[:-1]}"
-    return f"the page {entry.pattern}"
+        return f"every URL starting with {shown[:-1]}"
+    return f"the page {shown}"
 
 
 @registry.command(name="list")
@@ -251,6 +286,10 @@ def edit(registry_path: str, entry_id: str, token: str, as_json: bool, **changes
 def export_entries(registry_path: str, fmt: str, output: str) -> None:
     """Export every entry (token hashes, never tokens; texts of works).
 
+    CSV is UTF-8 with a BOM, so spreadsheets show Kazakh and Russian names;
+    a cell starting with = + - @, tab or CR gets a leading ' so a spreadsheet
+    never runs it as a formula (import removes it again).
+
     Example:
 
     \b
@@ -260,8 +299,11 @@ def export_entries(registry_path: str, fmt: str, output: str) -> None:
         if output == "-":
             write_export(reg, sys.stdout, fmt)
             return
-        with open(output, "w", encoding="utf-8", newline="") as out:
-            count = write_export(reg, out, fmt)
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as out:
+                count = write_export(reg, out, fmt)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     click.echo(f"Exported {count} entries to {output}", err=True)
 
 
@@ -280,8 +322,16 @@ def import_entries(registry_path: str, file: str, fmt: str | None, as_json: bool
     \b
         tdmcrawl registry import --registry optout.sqlite optout.jsonl
     """
+    text, source = read_import_source(file)
+    fmt = fmt or guess_format(file)
+    if not Path(registry_path).exists():
+        # Validate into a scratch registry first, so that a rejected import does
+        # not leave a new, empty registry file behind.
+        with tempfile.TemporaryDirectory() as scratch, \
+                Registry(Path(scratch) / "check.sqlite") as reg:
+            import_text(reg, text, fmt, source)
     with Registry(registry_path) as reg:
-        report = import_file(reg, file, fmt)
+        report = import_text(reg, text, fmt, source)
     if as_json:
         echo_json(report.to_dict())
         return

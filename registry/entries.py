@@ -24,9 +24,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One opt-out. ``pattern`` is the canonical rule (URL, prefix with ``*``, domain)
-    or, for a work, its content digest; ``files`` names the files of a work."""
+class EntryFields:
+    """What every entry holds, as stored and as about to be written."""
 
     id: str
     kind: RuleKind
@@ -37,6 +36,13 @@ class Entry:
     title: str | None
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True)
+class Entry(EntryFields):
+    """One opt-out. ``pattern`` is the canonical rule (URL, prefix with ``*``, domain)
+    or, for a work, its content digest; ``files`` names the files of a work."""
+
     files: tuple[str, ...] = field(default=())
     fingerprinted: int = 0
 

@@ -18,6 +18,7 @@ from typing import Any
 from registry import tokens
 from registry.entries import (
     Entry,
+    EntryFields,
     Registration,
     check_id,
     clean_author,
@@ -43,6 +44,21 @@ from registry.works import (
 _UNSET: Any = object()
 
 
+def new_entry(
+    author: object, email: object, title: object, scope: object, *, token_hash: str,
+    entry_id: str | None = None, created_at: str | None = None, updated_at: str | None = None,
+    **rule: Any,
+) -> NewEntry:
+    """A ``NewEntry`` with the who-fields checked; a new id and the current time
+    unless given (import keeps them). ``rule``: the remaining ``NewEntry`` fields."""
+    created = created_at or utc_now()
+    return NewEntry(
+        id=entry_id or new_id(), scope=clean_scope(scope), author=clean_author(author),
+        email=clean_email(email), title=clean_title(title), created_at=created,
+        updated_at=updated_at or created, token_hash=token_hash, **rule,
+    )
+
+
 @dataclass(frozen=True)
 class ReindexReport:
     parts: int
@@ -60,20 +76,11 @@ class ReindexReport:
 
 
 @dataclass(frozen=True)
-class NewEntry:
+class NewEntry(EntryFields):
     """A validated entry ready to write (used by ``add_*`` and by import)."""
 
-    id: str
-    kind: RuleKind
-    pattern: str
     rule_key: str
     host: str | None
-    scope: str
-    author: str
-    email: str | None
-    title: str | None
-    created_at: str
-    updated_at: str
     token_hash: str
     parts: tuple[WorkText, ...] = ()
     fingerprints: tuple[bytes | None, ...] = ()
@@ -158,12 +165,8 @@ class Registry:
         self, author: str, email: str | None, title: str | None, scope: str | None,
         token: str, **rule: Any,
     ) -> NewEntry:
-        now = utc_now()
-        return NewEntry(
-            id=new_id(), scope=clean_scope(scope), author=clean_author(author),
-            email=clean_email(email), title=clean_title(title), created_at=now,
-            updated_at=now, token_hash=tokens.hash_token(token), **rule,
-        )
+        return new_entry(author, email, title, scope, token_hash=tokens.hash_token(token),
+                         **rule)
 
     def insert(self, entry: NewEntry) -> Entry:
         """Write a validated entry; ``DuplicateEntry`` when its rule is already there."""

@@ -23,17 +23,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from registry import tokens
-from registry.entries import (
-    check_id,
-    clean_author,
-    clean_email,
-    clean_scope,
-    clean_title,
-    new_id,
-    utc_now,
-)
+from registry.entries import check_id, utc_now
 from registry.errors import ImportRejected, InvalidInput, RegistryError
-from registry.store import NewEntry, Registry
+from registry.store import NewEntry, Registry, new_entry
 from registry.urlrules import RuleKind, UrlRule, parse_domain, parse_url_pattern
 from registry.works import (
     WorkText,
@@ -44,6 +36,8 @@ from registry.works import (
 )
 
 FORMATS = ("jsonl", "csv")
+CSV_BOM = "\ufeff"
+FORMULA_STARTS = frozenset("=+-@\t\r")
 COLUMNS = (
     "id", "kind", "pattern", "scope", "author", "email", "title", "created_at", "updated_at",
     "token_hash", "files",
@@ -88,12 +82,16 @@ def write_export(registry: Registry, out: TextIO, fmt: str = "jsonl") -> int:
     """Write every entry to ``out``; returns the number of rows."""
     count = 0
     if fmt == "csv":
+        # The BOM is how Excel and LibreOffice know the file is UTF-8; without
+        # it they show Kazakh and Russian names as mojibake. Import skips it.
+        out.write(CSV_BOM)
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in export_rows(registry):
             if "files" in row:
                 row["files"] = json.dumps(row["files"], ensure_ascii=False)
-            writer.writerow({k: "" if row.get(k) is None else row[k] for k in COLUMNS})
+            writer.writerow({k: "" if row.get(k) is None else csv_cell(str(row[k]))
+                             for k in COLUMNS})
             count += 1
     elif fmt == "jsonl":
         for row in export_rows(registry):
@@ -102,6 +100,28 @@ def write_export(registry: Registry, out: TextIO, fmt: str = "jsonl") -> int:
     else:
         raise InvalidInput(f"unknown export format {fmt!r}: use jsonl or csv")
     return count
+
+
+def _needs_quote_mark(text: str) -> bool:
+    # A leading ' is itself escaped when what follows it would be, so that
+    # csv_cell and csv_value are exact inverses for every string.
+    if not text:
+        return False
+    if text[0] in FORMULA_STARTS:
+        return True
+    return text[0] == "'" and _needs_quote_mark(text[1:])
+
+
+def csv_cell(text: str) -> str:
+    """``text`` safe to open in a spreadsheet: a cell that starts with
+    ``= + - @``, tab or CR gets a leading ``'`` so it is shown, never run as a
+    formula (OWASP "CSV injection"). :func:`csv_value` undoes it on import."""
+    return "'" + text if _needs_quote_mark(text) else text
+
+
+def csv_value(cell: str) -> str:
+    """The inverse of :func:`csv_cell`."""
+    return cell[1:] if cell.startswith("'") and _needs_quote_mark(cell[1:]) else cell
 
 
 # -- import -------------------------------------------------------------------
@@ -116,6 +136,7 @@ def read_rows(text: str, fmt: str, source: str) -> list[tuple[int, dict[str, Any
     collected and rejected together."""
     rows: list[tuple[int, dict[str, Any]]] = []
     problems: list[tuple[int, str]] = []
+    text = text.removeprefix(CSV_BOM)  # stdin and str input keep it; files drop it
     if fmt == "jsonl":
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -194,21 +215,24 @@ def import_text(registry: Registry, text: str, fmt: str, source: str) -> ImportR
 
 
 def import_file(registry: Registry, path: str, fmt: str | None = None) -> ImportReport:
-    fmt = fmt or guess_format(path)
+    text, source = read_import_source(path)
+    return import_text(registry, text, fmt or guess_format(path), source)
+
+
+def read_import_source(path: str) -> tuple[str, str]:
+    """(text, name for messages) of an import file, ``-`` being stdin."""
     try:
         if path == "-":
             import sys
 
-            text = sys.stdin.read()
-        else:
-            text = Path(path).read_text(encoding="utf-8-sig")
+            return sys.stdin.read(), "stdin"
+        return Path(path).read_text(encoding="utf-8-sig"), path
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return import_text(registry, text, fmt, "stdin" if path == "-" else path)
 
 
 def _csv_row(row: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: (v if v != "" else None) for k, v in row.items()}
+    out: dict[str, Any] = {k: (csv_value(v) if v else None) for k, v in row.items()}
     if out.get("files"):
         try:
             out["files"] = json.loads(out["files"])
@@ -227,7 +251,7 @@ def _validate(registry: Registry, row: dict[str, Any]) -> tuple[NewEntry, str | 
         raise InvalidInput(
             f"unknown kind {row.get('kind')!r}: url, prefix, domain or work"
         ) from None
-    entry_id = check_id(row["id"]) if row.get("id") is not None else new_id()
+    entry_id = check_id(row["id"]) if row.get("id") is not None else None
     token: str | None = None
     token_hash = row.get("token_hash")
     if token_hash is None:
@@ -237,27 +261,27 @@ def _validate(registry: Registry, row: dict[str, Any]) -> tuple[NewEntry, str | 
         raise InvalidInput("token_hash is not a scrypt hash written by tdmcrawl")
     now = utc_now()
     created = _timestamp(row.get("created_at"), now, "created_at")
-    common: dict[str, Any] = {
-        "id": entry_id, "kind": kind, "scope": clean_scope(row.get("scope")),
-        "author": clean_author(row.get("author")), "email": clean_email(row.get("email")),
-        "title": clean_title(row.get("title")), "created_at": created,
+    who: dict[str, Any] = {
+        "entry_id": entry_id, "token_hash": token_hash, "created_at": created,
         "updated_at": _timestamp(row.get("updated_at"), created, "updated_at"),
-        "token_hash": token_hash,
     }
+    fields = (row.get("author"), row.get("email"), row.get("title"), row.get("scope"))
     if kind is RuleKind.WORK:
         parts = _work_parts(row.get("files"))
         digest = content_digest(parts)
         fps = check_fingerprintable(parts, registry.dedup_config)
-        entry = NewEntry(
-            pattern=digest, rule_key=digest, host=None, parts=tuple(parts),
+        entry = new_entry(
+            *fields, kind=kind, pattern=digest, rule_key=digest, host=None, parts=tuple(parts),
             fingerprints=tuple(fps), config_identity=config_identity(registry.dedup_config),
-            **common,
+            **who,
         )
         return entry, token
     if row.get("files"):
         raise InvalidInput(f"a {kind.value} rule has no files")
     rule = _rule(kind, row.get("pattern"))
-    return NewEntry(pattern=rule.pattern, rule_key=rule.key, host=rule.host, **common), token
+    entry = new_entry(*fields, kind=kind, pattern=rule.pattern, rule_key=rule.key,
+                      host=rule.host, **who)
+    return entry, token
 
 
 def _rule(kind: RuleKind, pattern: Any) -> UrlRule:

@@ -25,7 +25,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
@@ -229,3 +229,42 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def display_form(pattern: str) -> str:
+    """A rule as people read it: Unicode host and path (``https://қазақ.kz/блог/*``).
+
+    Only for showing; rules are stored and compared in the canonical form. A
+    label or path that does not decode cleanly is shown as stored.
+    """
+    if pattern.startswith(("http://", "https://")):
+        scheme, sep, rest = pattern.partition("://")
+    else:
+        scheme, sep, rest = "", "", pattern
+    hostport, slash, path = rest.partition("/")
+    host, colon, port = hostport.partition(":")
+    labels = []
+    for label in host.split("."):
+        try:
+            labels.append(label.encode("ascii").decode("idna") if label.startswith("xn--")
+                          else label)
+        except UnicodeError:
+            labels.append(label)
+    shown_path = _NON_ASCII_ESCAPES.sub(_decode_run, path)
+    return f"{scheme}{sep}{'.'.join(labels)}{colon}{port}{slash}{shown_path}"
+
+
+# Only escapes of non-ASCII bytes are decoded: %2F, %2A or %20 stay as they
+# are, so the shown form means the same as the stored one.
+_NON_ASCII_ESCAPES = re.compile(r"(?:%[89A-Fa-f][0-9A-Fa-f])+")
+
+
+def _decode_run(match: re.Match[str]) -> str:
+    try:
+        text = unquote(match.group(0), errors="strict")
+    except UnicodeDecodeError:
+        return match.group(0)
+    # A decoded space-like or invisible character would hide what the rule is.
+    if any(not ch.isprintable() or ch.isspace() for ch in text):
+        return match.group(0)
+    return text

@@ -61,10 +61,13 @@ def _codes(result):
 def test_json_lines_follow_the_contract(checked):
     results = _results(checked)
     for result in results.values():
-        assert set(result) >= {"url", "allowed", "reasons", "warnings"}
+        assert list(result) == ["allowed", "reasons", "url", "warnings"]  # sorted keys
         assert result["allowed"] is (not result["reasons"])
+        assert all(isinstance(w, str) for w in result["warnings"])
         for reason in result["reasons"]:
             assert set(reason) >= {"code", "source", "evidence"}
+            assert set(reason) <= {"code", "source", "evidence", "line", "matched_work",
+                                   "similarity"}
 
 
 def test_robots_rules_for_our_token_block_fetching(checked):
