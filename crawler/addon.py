@@ -94,6 +94,10 @@ class TdmcrawlAddon:
             handlers = settings["DOWNLOAD_HANDLERS"]
             for scheme in ("http", "https"):
                 handlers[scheme] = WIRE_HANDLER
+        if settings.get("TDMCRAWL_FRONTIER_REDIS"):
+            from crawler.frontier import configure  # the redis extra, only when asked for
+
+            configure(settings)
 
 
 def _importable(path: str) -> bool:

@@ -47,6 +47,9 @@ def _check_urls(urls: list[str], param: str) -> None:
 @click.option("--scope", type=click.Choice(SCOPES), default=None,
               help="Follow links within the seeds' hosts (default), domains, or anywhere.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted crawl in --out.")
+@click.option("--redis", "redis_url", metavar="URL",
+              help="Share the frontier (and the reserved-works index) with other nodes "
+                   "through this Redis, e.g. redis://host:6379/0.")
 @click.option("--token", callback=validate_token,
               help="Product token for robots.txt (default: tdmcrawl).")
 @click.option("--user-agent", help="Full User-Agent string.")
@@ -58,6 +61,7 @@ def _check_urls(urls: list[str], param: str) -> None:
 @json_option
 def crawl(urls: tuple[str, ...], seeds_file: Path | None, out_dir: Path, registry: Path | None,
           max_pages: int | None, max_depth: int | None, scope: str | None, resume: bool,
+          redis_url: str | None,
           token: str | None, user_agent: str | None, contact: str | None,
           overrides: tuple[str, ...], progress_interval: float, as_json: bool) -> None:
     """Crawl from the seed URLs, keeping only what may be used for AI training.
@@ -87,9 +91,18 @@ def crawl(urls: tuple[str, ...], seeds_file: Path | None, out_dir: Path, registr
         raise click.ClickException(f"cannot use {out_dir}: {exc}") from exc
     state = load_state(out_dir)
     state["seeds"] = seeds
+    from crawler.frontier import FrontierError, cli_options
+
+    try:
+        frontier = cli_options(redis_url, seeds, state, extra, resume=resume)
+    except FrontierError as exc:
+        if not resume:  # nothing ran: the same command can be given again
+            (out_dir / STATE_FILE).unlink(missing_ok=True)
+        raise click.ClickException(str(exc)) from exc
     save_state(out_dir, state)
     options: dict[str, Any] = {
         **state_options,
+        **frontier,
         "TDMCRAWL_OUT_DIR": str(out_dir),
         "TDMCRAWL_REGISTRY": str(registry) if registry else None,
         "TDMCRAWL_MAX_PAGES": max_pages,

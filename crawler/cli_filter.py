@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from crawler.cliutil import echo_json, json_option
-from crawler.warc import DEFAULT_MAX_SIZE
+from crawler.warc import DEFAULT_MAX_SIZE, WarcOutputError
 from crawler.warc_filter import FilterError, FilterOptions, FilterResult, filter_warc_files
 
 
@@ -72,7 +72,7 @@ def filter_warcs(
     try:
         result = filter_warc_files(inputs, out_dir, evidence=evidence, options=options,
                                    warn=_warn)
-    except FilterError as exc:
+    except (FilterError, WarcOutputError) as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(f"cannot filter into {out_dir}: {exc}") from exc

@@ -5,7 +5,8 @@ network (SSRF). Seeds the operator gave explicitly may point anywhere, which is
 also what lets the tests crawl 127.0.0.1. The rule is applied to every request
 that came from somewhere: a redirect (its previous URL) or a link (its
 ``Referer``). Host names are resolved before the request is sent; an address
-is "public" when Python's ``ipaddress`` calls it global.
+is "public" when Python's ``ipaddress`` calls it global. After the download the
+peer address of the connection is checked again (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class AddressResolver:
         # Hosts the operator declared public: tests use it to play a public site on loopback.
         self._public_hosts = {h.lower() for h in public_hosts or []}
 
+    def declared_public(self, host: str) -> bool:
+        return host.lower().strip("[]") in self._public_hosts
+
     async def addresses(self, host: str) -> list[str]:
         host = host.lower().strip("[]")
         if host in self._public_hosts:
@@ -113,6 +117,39 @@ class NetGuardMiddleware:
         if request.meta.get(SEED_META) and not request.meta.get("redirect_urls"):
             return
         await self.check(request.url, source_url(request))
+
+    async def process_response(self, request: Any, response: Any) -> Any:
+        """DNS rebinding: the address actually connected to must be public too.
+
+        ``process_request`` resolved the host before the download; a name can
+        answer differently the second time. Scrapy records the peer address of
+        the connection in ``response.ip_address``: a response reached from a
+        public page is dropped when that address is not public (hosts the
+        operator declared public excepted).
+        """
+        if request.meta.get(SEED_META) and not request.meta.get("redirect_urls"):
+            return response
+        await self.check_peer(request.url, source_url(request), response.ip_address)
+        return response
+
+    async def check_peer(self, url: str, source: str | None, peer: Any) -> None:
+        """Raise ``NetGuardBlocked``: ``url`` reached from a public page, served from ``peer``."""
+        if source is None or peer is None:
+            return
+        source_host = urlsplit(source).hostname
+        target_host = (urlsplit(url).hostname or "").lower()
+        if not source_host or self.resolver.declared_public(target_host):
+            return
+        if is_public(str(peer)):
+            return
+        if not any(is_public(a) for a in await self.resolver.addresses(source_host)):
+            return
+        if self.stats is not None:
+            self.stats.inc_value("tdmcrawl/netguard/rebinding")
+        logger.warning("netguard: dropped %s: connected to non-public %s (from public %s)",
+                       url, peer, source)
+        raise NetGuardBlocked(f"netguard: {url} was served from non-public {peer}, "
+                              f"reached from {source}")
 
     async def check(self, url: str, source: str | None) -> None:
         """Raise ``NetGuardBlocked`` if going from ``source`` to ``url`` crosses inward."""

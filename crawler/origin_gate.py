@@ -110,10 +110,11 @@ class OriginGateMiddleware:
         self.timeout = float(tdm_settings.get(settings, "TDMCRAWL_ORIGIN_TIMEOUT"))
         self.fetch_reserved = tdm_settings.getbool(settings, "TDMCRAWL_FETCH_RESERVED")
         self.fetch_ai_txt = tdm_settings.getbool(settings, "TDMCRAWL_AI_TXT")
-        # Skip kept URLs on --resume, unless the last run was killed: then its JOBDIR queue is
-        # lost and kept pages are fetched again for their links (never written twice).
-        self.skip_kept = tdm_settings.getbool(settings, "TDMCRAWL_RESUME") and not (
-            tdm_settings.getbool(settings, "TDMCRAWL_REFETCH_KEPT"))
+        # Skip kept URLs on --resume. After a kill the JOBDIR queue is lost: a kept page is
+        # skipped when the link log knows its links, else fetched again for them (never
+        # written twice); see crawler/linklog.py.
+        self.skip_kept = tdm_settings.getbool(settings, "TDMCRAWL_RESUME")
+        self.refetch_unlinked = tdm_settings.getbool(settings, "TDMCRAWL_REFETCH_KEPT")
         self.netguard: NetGuardMiddleware | None = None
         if tdm_settings.getbool(settings, "TDMCRAWL_NETGUARD"):
             public = tdm_settings.getlist(settings, "TDMCRAWL_NETGUARD_PUBLIC_HOSTS")
@@ -139,7 +140,10 @@ class OriginGateMiddleware:
                 decision, stage="pre-fetch", evidence=evidence_for(decision, entry)
             )
             raise Excluded(decision, "pre-fetch")
-        if self.skip_kept and request.url in self.session.kept_urls:
+        if self.skip_kept and request.url in self.session.kept_urls and (
+            not self.refetch_unlinked
+            or request.url in getattr(self.crawler, "tdmcrawl_followed", ())
+        ):
             raise AlreadyKept(f"already kept before --resume: {request.url}")
         request.meta[PREFETCH_META] = decision.to_dict()
 

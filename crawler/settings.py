@@ -9,7 +9,6 @@ tdmcrawl's own settings are declared here and nowhere else, and
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from crawler import __version__
@@ -28,7 +27,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "TDMCRAWL_RESUME": (False, "Continuing a crawl: URLs kept before are not written again."),
     "TDMCRAWL_REFETCH_KEPT": (
         False,
-        "On resume after a kill: fetch kept pages again to find their links (never rewritten).",
+        "On resume after a kill: restart from the link log; kept pages not in it are refetched.",
     ),
     # Identity
     "TDMCRAWL_TOKEN": ("tdmcrawl", "Product token matched against robots.txt groups."),
@@ -41,6 +40,18 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Fetch pages reserved by non-robots signals (for signatures); never output.",
     ),
     "TDMCRAWL_AI_AGENTS": (True, "Read robots rules for AI-training crawlers as a reservation."),
+    "TDMCRAWL_NOAI": (True, "Honour noai/noimageai in X-Robots-Tag and robots meta."),
+    "TDMCRAWL_TDMREP": (True, "Honour W3C TDMRep (tdmrep.json, tdm-reservation headers, meta)."),
+    "TDMCRAWL_CONTENT_USAGE": (True, "Honour IETF aipref Content-Usage (robots.txt, header)."),
+    "TDMCRAWL_CONTENT_SIGNAL": (True, "Honour Cloudflare Content-Signal ai-train=no."),
+    "TDMCRAWL_AIPREF_COMPAT": (
+        True,
+        "Content-Usage: n on older labels (train-genai, ai, tdm...) reserves as train-ai=n.",
+    ),
+    "TDMCRAWL_HTML_META_MAX_BYTES": (
+        None,
+        "Bytes of an HTML body scanned for meta tags (default: optout's, at least 1024).",
+    ),
     # Near-duplicate gate and release step (crawler/neardup.py)
     "TDMCRAWL_DEDUP": (
         True,
@@ -54,6 +65,13 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "tdmcrawl:dedup",
         "Key prefix of the shared index in Redis (one per crawl or cluster).",
     ),
+    # Distributed crawl (crawler/frontier.py)
+    "TDMCRAWL_FRONTIER_REDIS": (
+        None,
+        "Redis URL of a frontier shared by several crawl processes (scrapy-redis).",
+    ),
+    "TDMCRAWL_FRONTIER_KEY": (None, "Key namespace of the shared frontier (default: from seeds)."),
+    "TDMCRAWL_NODE": (None, "This process's name in a distributed crawl (default: host-pid)."),
     # Origin files (robots.txt, tdmrep.json, ai.txt)
     "TDMCRAWL_ORIGIN_TTL": (86_400, "Seconds before an origin's files are fetched again."),
     "TDMCRAWL_ORIGIN_RETRY": (300, "Seconds a failed robots.txt fetch is trusted before a retry."),
@@ -113,13 +131,39 @@ def getlist(settings: Any, name: str) -> list[str]:
 
 
 def policy_config(settings: Any) -> Any:
-    """Settings -> ``optout.PolicyConfig`` (only the fields that PolicyConfig declares)."""
+    """Settings -> ``optout.PolicyConfig``; a bad value raises ``ValueError`` naming it."""
     from optout.policy import PolicyConfig
 
-    wanted = {
-        "token": token(settings),
-        "ai_agents": getbool(settings, "TDMCRAWL_AI_AGENTS"),
-        "ai_txt": getbool(settings, "TDMCRAWL_AI_TXT"),
+    switches = {
+        "ai_agents": "TDMCRAWL_AI_AGENTS",
+        "ai_txt": "TDMCRAWL_AI_TXT",
+        "noai": "TDMCRAWL_NOAI",
+        "tdmrep": "TDMCRAWL_TDMREP",
+        "content_usage": "TDMCRAWL_CONTENT_USAGE",
+        "content_signal": "TDMCRAWL_CONTENT_SIGNAL",
+        "aipref_compat": "TDMCRAWL_AIPREF_COMPAT",
     }
-    known = {f.name for f in dataclasses.fields(PolicyConfig)}
-    return PolicyConfig(**{k: v for k, v in wanted.items() if k in known})
+    fields: dict[str, Any] = {"token": token(settings)}
+    fields.update({field: _strict_bool(settings, name) for field, name in switches.items()})
+    max_bytes = settings.get("TDMCRAWL_HTML_META_MAX_BYTES")
+    if max_bytes not in (None, ""):
+        try:
+            fields["html_meta_max_bytes"] = int(max_bytes)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"TDMCRAWL_HTML_META_MAX_BYTES={max_bytes!r} is not a whole number of bytes"
+            ) from None
+    return PolicyConfig(**fields)
+
+
+def _strict_bool(settings: Any, name: str) -> bool:
+    """A policy switch: a typo must not silently turn a signal off."""
+    value = get(settings, name)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in {"1", "true", "yes", "on"}:
+            return True
+        if word in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{name}={value!r}: use True or False")
+    return bool(value)

@@ -9,16 +9,19 @@ hop comes back through the gates and the netguard.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
 from crawler import settings as tdm_settings
+from crawler.linklog import LINKS_NAME, FollowedPage, LinkLog, read_link_log
 from crawler.netguard import SEED_META
 from crawler.origin_gate import Excluded
 
@@ -59,6 +62,8 @@ class TdmcrawlSpider(scrapy.Spider):
         self.seed_hosts = {(urlsplit(u).hostname or "").lower() for u in self.start_urls}
         self.pages = 0
         self._links = LinkExtractor(unique=True)
+        self.link_log: LinkLog | None = None
+        self.followed: dict[str, FollowedPage] = {}  # after a kill: where to pick up again
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> TdmcrawlSpider:
@@ -68,6 +73,15 @@ class TdmcrawlSpider(scrapy.Spider):
         if spider.scope not in SCOPES:
             raise ValueError(f"TDMCRAWL_SCOPE must be one of {', '.join(SCOPES)}")
         spider.max_pages = int(tdm_settings.get(settings, "TDMCRAWL_MAX_PAGES"))
+        if tdm_settings.getbool(settings, "TDMCRAWL_OUTPUT"):
+            path = Path(str(tdm_settings.get(settings, "TDMCRAWL_OUT_DIR"))) / LINKS_NAME
+            resume = tdm_settings.getbool(settings, "TDMCRAWL_RESUME")
+            if resume and tdm_settings.getbool(settings, "TDMCRAWL_REFETCH_KEPT"):
+                spider.followed = read_link_log(path)
+                # The origin gate skips kept pages whose links are known (see linklog).
+                crawler.tdmcrawl_followed = set(spider.followed)
+            spider.link_log = LinkLog(path, append=resume)
+            crawler.signals.connect(spider.link_log.close, signal=signals.spider_closed)
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -76,6 +90,14 @@ class TdmcrawlSpider(scrapy.Spider):
                 url, callback=self.parse, errback=self.failed, dont_filter=True,
                 meta={SEED_META: True},
             )
+        # After a kill the JOBDIR queue is gone: start again from the links already found.
+        depth_limit = self.settings.getint("DEPTH_LIMIT")
+        for page in self.followed.values():
+            if depth_limit and page.depth + 1 > depth_limit:
+                continue
+            for link in page.links:
+                yield scrapy.Request(link, callback=self.parse, errback=self.failed,
+                                     meta={"depth": page.depth + 1})
 
     def parse(self, response: Response) -> Iterator[Any]:
         self._count_page()
@@ -86,16 +108,22 @@ class TdmcrawlSpider(scrapy.Spider):
         if failure.check(Excluded) and failure.value.stage == "post-fetch":
             self._count_page()
             if failure.value.response is not None:
-                yield from self.follow(failure.value.response)
+                depth = int(failure.request.meta.get("depth", 0)) if failure.request else 0
+                yield from self.follow(failure.value.response, depth=depth)
 
-    def follow(self, response: Response) -> Iterator[Any]:
+    def follow(self, response: Response, depth: int | None = None) -> Iterator[Any]:
         if self.max_pages and self.pages >= self.max_pages:
             raise CloseSpider("max_pages")
         if not isinstance(response, HtmlResponse):
             return
-        for link in self._links.extract_links(response):
-            if in_scope(link.url, self.scope, self.seed_hosts):
-                yield scrapy.Request(link.url, callback=self.parse, errback=self.failed)
+        links = [link.url for link in self._links.extract_links(response)
+                 if in_scope(link.url, self.scope, self.seed_hosts)]
+        if self.link_log is not None:
+            if depth is None:  # a refused response may be detached from its request
+                depth = int(response.meta.get("depth", 0)) if response.request else 0
+            self.link_log.record(response.url, depth, links)
+        for url in links:
+            yield scrapy.Request(url, callback=self.parse, errback=self.failed)
 
     def _count_page(self) -> None:
         self.pages += 1

@@ -59,6 +59,12 @@ NORMALISATION_NOTE = (
     "Crawl does."
 )
 
+# The warcinfo fields naming the format, in every file tdmcrawl writes (crawl and filter).
+FORMAT_FIELDS = {
+    "format": "WARC File Format 1.1",
+    "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+}
+
 DECISION_FIELD = "tdmcrawl-decision"  # the metadata record's field holding the Decision JSON
 
 Clock = Callable[[], datetime]
@@ -118,9 +124,7 @@ def warcinfo_fields(settings: Any) -> dict[str, str]:
     fields = {
         "software": f"tdmcrawl/{__version__} (Scrapy/{scrapy.__version__}; "
         f"warcio/{_version_of(warcio)})",
-        "format": "WARC File Format 1.1",
-        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/"
-        "warc-format/warc-1.1/",
+        **FORMAT_FIELDS,
         "hostname": socket.gethostname(),
         "http-header-user-agent": tds.user_agent(settings),
         "robots": "obey (RFC 9309) and honour AI-training reservations",
@@ -365,8 +369,11 @@ def serialize_record(record: Any, *, compress: bool = True) -> bytes:
     writer.NO_PAYLOAD_DIGEST_TYPES = _NO_PAYLOAD_DIGEST
     writer.write_record(record)
     data = buffer.getvalue()
-    if not compress:
-        return data
+    return gzip_member(data) if compress else data
+
+
+def gzip_member(data: bytes) -> bytes:
+    """``data`` (one whole record, closing CRLF CRLF included) as one gzip member."""
     # mtime=0: the same record always compresses to the same bytes.
     return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
 
@@ -396,7 +403,8 @@ class _OpenFile:
     final: Path
     handle: Any
     warcinfo_id: str
-    pages: list[PendingPage] = field(default_factory=list)
+    pages: list[PendingPage] = field(default_factory=list)  # kept only for the hooks
+    groups: int = 0
 
     @property
     def open_path(self) -> Path:
@@ -475,33 +483,33 @@ class RotatingWarcWriter:
             current = self._ensure_file()
             records = build(current.warcinfo_id)
             members = [serialize_record(r, compress=self.compress) for r in records]
-            if current.pages and current.handle.tell() + sum(map(len, members)) > self.max_size:
+            if self._full(current, members):
                 self._finalise(current)
                 current = self._ensure_file()
                 # Rebuilt against the new file's warcinfo record.
                 records = build(current.warcinfo_id)
                 members = [serialize_record(r, compress=self.compress) for r in records]
-            refs: list[WarcRef] = []
-            start = current.handle.tell()
-            try:
-                for record, member in zip(records, members, strict=True):
-                    offset = current.handle.tell()
-                    current.handle.write(member)
-                    refs.append(WarcRef(current.final.name, offset, record_id_of(record)))
-                # Complete members reach the OS at once: a crash leaves a readable .open file.
-                current.handle.flush()
-            except OSError as exc:
-                # Disk full or similar: leave no half page behind for later pages to follow.
-                with contextlib.suppress(OSError):
-                    current.handle.seek(start)
-                    current.handle.truncate(start)
-                raise WarcOutputError(
-                    f"cannot write to {current.open_path}: {exc}; free space and resume the crawl"
-                ) from exc
-            current.pages.append(PendingPage(url, tuple(r.record_id for r in refs), refs[0]))
-            if current.handle.tell() >= self.max_size:
+            return self._append(current, url, [record_id_of(r) for r in records], members)
+
+    def write_members(self, url: str, members: list[tuple[str, bytes]]) -> list[WarcRef]:
+        """Append records serialised elsewhere, byte for byte, all in one file.
+
+        ``members`` are (record id, bytes) pairs: one whole gzip member per
+        record for a compressing writer, one plain record otherwise. They
+        keep their own headers (``WARC-Warcinfo-ID`` included): this is how
+        ``tdmcrawl filter`` copies input records without re-serialising them.
+        """
+        data = [member for _, member in members]
+        if not data:
+            raise ValueError("write_members needs at least one record")
+        if self.compress and not all(member[:2] == b"\x1f\x8b" for member in data):
+            raise ValueError("a compressing WARC writer appends gzip members only")
+        with self._lock:
+            current = self._ensure_file()
+            if self._full(current, data):
                 self._finalise(current)
-            return refs
+                current = self._ensure_file()
+            return self._append(current, url, [record_id for record_id, _ in members], data)
 
     def close(self) -> list[Path]:
         """Finalise the current file (veto hook, rename). Idempotent."""
@@ -515,6 +523,52 @@ class RotatingWarcWriter:
         return self._file.open_path if self._file else None
 
     # -- internals
+
+    def _full(self, current: _OpenFile, members: list[bytes]) -> bool:
+        # A file's first group always goes in, however large: groups never straddle files.
+        return current.groups > 0 and \
+            current.handle.tell() + sum(map(len, members)) > self.max_size
+
+    def _append(
+        self, current: _OpenFile, url: str, record_ids: list[str], members: list[bytes]
+    ) -> list[WarcRef]:
+        refs: list[WarcRef] = []
+        start = current.handle.tell()
+        try:
+            for record_id, member in zip(record_ids, members, strict=True):
+                offset = current.handle.tell()
+                current.handle.write(member)
+                refs.append(WarcRef(current.final.name, offset, record_id))
+            # Complete members reach the OS at once: a crash leaves a readable .open file.
+            current.handle.flush()
+        except OSError as exc:
+            self._cut_back(current, start)
+            raise WarcOutputError(
+                f"cannot write to {current.open_path}: {exc}; free space, then run again "
+                "(a crawl with --resume)"
+            ) from exc
+        current.groups += 1
+        if self.before_close or self.after_close:
+            # A filter copying millions of records one by one needs no list of them.
+            current.pages.append(PendingPage(url, tuple(r.record_id for r in refs), refs[0]))
+        if current.handle.tell() >= self.max_size:
+            self._finalise(current)
+        return refs
+
+    def _cut_back(self, current: _OpenFile, start: int) -> None:
+        """After a failed write (disk full, file too large): no half group left behind for
+        later groups to follow, so a writer that can write again goes on from ``start``."""
+        # The buffered handle cannot drop the bytes it failed to write: close it (its own
+        # flush fails again), cut the file, reopen it.
+        with contextlib.suppress(OSError):
+            current.handle.close()
+        try:
+            os.truncate(current.open_path, start)
+            current.handle = open(current.open_path, "r+b")  # noqa: SIM115 - closed on finalise
+            current.handle.seek(start)
+        except OSError:
+            # Left as it is: recover_open_files cuts it to its complete members.
+            self._file = None
 
     def _ensure_file(self) -> _OpenFile:
         if self._file is not None:

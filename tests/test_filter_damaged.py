@@ -186,3 +186,36 @@ def test_revisit_of_a_reserved_page_goes_but_its_original_of_another_url_stays(
     records = records_of(output_files(out))
     assert ("response", f"{A}/original") in records
     assert not [r for r in records if r[0] == "revisit"]
+
+
+def _file_size_limit() -> None:
+    # A full disk, for the child only: writes past 200 kB fail with EFBIG, not a signal.
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+
+def test_output_that_cannot_be_written_is_one_error_and_a_readable_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.filter_support import long_text
+
+    source = tmp_path / "in.warc.gz"
+    write_warc(source, [Cap(f"{A}/бет/{n}", page("Бет", long_text(n))) for n in range(200)])
+    out = tmp_path / "o"
+    child = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "filter", str(source), "--out", str(out),
+         "--no-near-duplicates"],
+        capture_output=True, text=True, timeout=120, preexec_fn=_file_size_limit)
+    assert child.returncode == 1, child.stderr
+    lines = child.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot write to "), child.stderr
+    assert "File too large" in lines[0]
+    # The half-written record was cut and the file finalised: what it holds is readable.
+    assert not list(out.rglob("*.open"))
+    files = output_files(out)
+    assert len(files) == 1 and warcio_check(files).returncode == 0
+    assert 0 < len(kept_pages(out)) < 200

@@ -247,3 +247,21 @@ def test_property_kept_payloads_survive_byte_for_byte(
         assert (key in after) == (not reserved[i])
         if key in after:
             assert after[key] == text.encode("utf-8")
+
+
+def test_audit_stage_is_filter_where_the_schema_has_it_else_the_signals_stage() -> None:
+    from crawler.warc_filter import audit_stage
+    from optout.decision import Decision, Reason
+
+    def decision(*reasons: tuple[str, str]) -> Decision:
+        return Decision(f"{A}/", tuple(Reason(code, source, "e") for code, source in reasons))
+
+    crawl_stages = ("pre-fetch", "post-fetch", "near-duplicate", "release")
+    robots_txt = decision(("robots", "robots.txt"))
+    meta = decision(("noai", "meta"))
+    copy = decision(("reserved-copy", "crawl"))
+    meta_and_copy = decision(("noai", "meta"), ("reserved-copy", "crawl"))
+    assert [audit_stage(d, crawl_stages) for d in (robots_txt, meta, copy, meta_and_copy)] == [
+        "pre-fetch", "post-fetch", "near-duplicate", "post-fetch"]
+    assert {audit_stage(d, (*crawl_stages, "filter"))
+            for d in (robots_txt, meta, copy, meta_and_copy)} == {"filter"}

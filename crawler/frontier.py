@@ -1,0 +1,440 @@
+"""A crawl frontier in Redis shared by several crawler processes (scrapy-redis).
+
+With ``TDMCRAWL_FRONTIER_REDIS`` (``tdmcrawl crawl --redis URL``) every node
+takes requests from one Redis sorted set and checks every link against one
+Redis dupefilter, so each URL is fetched by exactly one node; each node writes
+its own WARC files, evidence and audit database under its own ``--out`` DIR.
+What scrapy-redis leaves open, and this module closes:
+
+- Ending. A node whose own work is done keeps waiting while another node is
+  busy (that node may still push links), and closes once the shared queue is
+  empty and no node is busy. "Busy" is a key per node with a TTL, set in the
+  same Lua call that pops a request, so no node can see an empty queue and an
+  idle cluster while a popped request is in flight. A killed node stops
+  counting as busy after ``BUSY_TTL`` seconds.
+- A killed node's requests are not lost: each popped request stays in the
+  node's in-flight hash until the engine is done with it, and goes back to
+  the queue when a node of that name starts again (``--resume``).
+- Seeds go through the shared dupefilter (Scrapy's seeds bypass it), so a
+  second node, or a resumed one, does not fetch them again.
+- Requests are stored as JSON, not pickle: nothing a writer of the Redis keys
+  stores runs as code on the nodes. Per-response meta (the raw capture, the
+  decisions) is dropped, as the gates compute it again on the node that
+  fetches.
+- Origin files (robots.txt, tdmrep.json, ai.txt) never enter the frontier:
+  the origin gate downloads them directly, so every node fetches and keeps
+  its own copy as evidence for its own decisions.
+
+The nodes of one crawl share the frontier key, the crawl id (so ``tdmcrawl
+audit merge`` combines their audits into one crawl) and, unless told
+otherwise, the reserved-works index (``TDMCRAWL_DEDUP_REDIS``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+
+from crawler import settings as tdm_settings
+from crawler.netguard import SEED_META
+
+logger = logging.getLogger(__name__)
+
+EXTRA_HINT = "pip install 'tdmcrawl[redis]'"
+SCHEDULER = "crawler.frontier.FrontierScheduler"
+DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
+BUSY_TTL = 30  # seconds a node counts as busy without a heartbeat (a killed node)
+HEARTBEAT = 0.5  # seconds between a node's checks of the shared queue while it waits
+# Meta that belongs to one fetch on one node: big (the raw capture) or recomputed by the gates.
+TRANSIENT_META = frozenset({"tdmcrawl_capture", "tdmcrawl_prefetch", "tdmcrawl_decision"})
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9:._-]+")
+
+# Pop the best request and mark this node busy in one step (see the module docstring).
+# It also files the request under this node's in-flight hash (request -> score) until the
+# engine is done with it, so a killed node's requests go back to the queue when it resumes.
+_POP_SCRIPT = """
+local r = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #r == 0 then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[3], r[1], r[2])
+return r[1]
+"""
+# Put a node's in-flight requests of an earlier (killed) run back into the queue.
+_REQUEUE_SCRIPT = """
+local items = redis.call('HGETALL', KEYS[2])
+for i = 1, #items, 2 do redis.call('ZADD', KEYS[1], items[i + 1], items[i]) end
+redis.call('DEL', KEYS[2])
+return #items / 2
+"""
+
+
+class FrontierError(Exception):
+    """The shared frontier cannot be used: Redis unreachable, crawl already finished."""
+
+
+class ConfigError(FrontierError, ValueError):
+    """A frontier setting names something this installation lacks (the ``redis`` extra)."""
+
+
+def require_redis() -> None:
+    """Fail at startup, in one line, when the optional ``redis`` extra is not installed."""
+    try:
+        import redis  # noqa: F401
+        import scrapy_redis  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(f"the Redis frontier needs: {EXTRA_HINT} ({exc})") from exc
+
+
+def frontier_key(seeds: Iterable[str]) -> str:
+    """The default key namespace: the same seeds give the same frontier on every node."""
+    digest = hashlib.sha1("\n".join(sorted(set(seeds))).encode("utf-8")).hexdigest()
+    return f"tdmcrawl:frontier:{digest[:16]}"
+
+
+def clean_key(key: str) -> str:
+    """A key usable in scrapy-redis' ``%``-formatted key templates and in logs."""
+    cleaned = _KEY_UNSAFE.sub("_", key.strip()).strip("_")
+    if not cleaned:
+        raise ConfigError(f"TDMCRAWL_FRONTIER_KEY {key!r} has no usable characters")
+    return cleaned
+
+
+def default_node() -> str:
+    """``hostname-pid``: unique among the processes of one machine, and safe in file names."""
+    host = re.sub(r"[^A-Za-z0-9.-]+", "_", socket.gethostname()) or "localhost"
+    return f"{host}-{os.getpid()}"
+
+
+def node_id(settings: Any) -> str:
+    value = settings.get("TDMCRAWL_NODE")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(value)) if value else default_node()
+
+
+def configure(settings: Any) -> None:
+    """Switch a crawl's scheduler and dupefilter to the Redis frontier (called by the add-on)."""
+    url = settings.get("TDMCRAWL_FRONTIER_REDIS")
+    if not url:
+        return
+    require_redis()
+    explicit = settings.get("TDMCRAWL_FRONTIER_KEY")
+    # Without a key (a plain Scrapy project), one frontier per spider name.
+    key = clean_key(str(explicit)) if explicit else "tdmcrawl:%(spider)s"
+    node = node_id(settings)
+    for name, value in {
+        "SCHEDULER": SCHEDULER,
+        "DUPEFILTER_CLASS": DUPEFILTER,
+        "SCHEDULER_PERSIST": True,  # the queue outlives a node: --resume, and the other nodes
+        "SCHEDULER_FLUSH_ON_START": False,
+        "SCHEDULER_IDLE_BEFORE_CLOSE": 0,  # a blocking pop would stall the reactor
+        "SCHEDULER_QUEUE_KEY": f"{key}:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{key}:dupefilter",
+        "REDIS_URL": str(url),
+        "TDMCRAWL_NODE": node,
+        # Two nodes' files must never share a name once gathered in one place.
+        "TDMCRAWL_WARC_PREFIX": f"{tdm_settings.DEFAULTS['TDMCRAWL_WARC_PREFIX']}-{node}",
+        "TDMCRAWL_DEDUP_REDIS": str(url),
+        "TDMCRAWL_DEDUP_NAMESPACE": f"{key}:dedup",
+    }.items():
+        # Below the project and -s: every one of these can still be set by the user.
+        settings.set(name, value, priority="addon")
+
+
+def connect(url: str) -> Any:
+    """A Redis client that answered PING, or ``FrontierError`` in one line."""
+    require_redis()
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+        client.ping()
+    except (redis.RedisError, ValueError, OSError) as exc:
+        raise FrontierError(
+            f"cannot reach the Redis frontier at {redacted(url)}: {exc}") from exc
+    return client
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def join(url: str, key: str, *, crawl_id: str, resume: bool) -> str:
+    """Check the frontier before a node starts; return the crawl id all its nodes share.
+
+    A finished frontier is not started again by accident (its dupefilter would
+    skip every URL): a new crawl of the same seeds needs another key.
+    """
+    client = connect(url)
+    done = client.get(f"{key}:done")
+    if done is not None and not resume:
+        raise FrontierError(
+            f"the crawl in frontier {key} finished at {done.decode('utf-8', 'replace')}; "
+            "start a new one with -s TDMCRAWL_FRONTIER_KEY=<new name>"
+        )
+    client.set(f"{key}:crawl_id", crawl_id, nx=True)
+    shared = client.get(f"{key}:crawl_id")
+    return shared.decode("utf-8") if shared else crawl_id
+
+
+def cli_options(url: str | None, seeds: list[str], state: dict[str, Any],
+                overrides: dict[str, str], *, resume: bool) -> dict[str, Any]:
+    """``tdmcrawl crawl --redis``: the settings of this node; updates ``state`` in place.
+
+    The frontier URL, key and node name are kept in the out-dir state, so
+    ``--resume`` continues as the same node of the same frontier without
+    repeating ``--redis``. Raises ``FrontierError`` (one line) when Redis is
+    unreachable or the frontier already finished.
+    """
+    saved = state.get("frontier") or {}
+    url = url or overrides.get("TDMCRAWL_FRONTIER_REDIS") or (saved.get("redis") if resume
+                                                             else None)
+    if not url:
+        if resume and saved.get("key"):
+            raise FrontierError("this node's frontier URL holds a password, which is not "
+                                "saved: resume with --redis URL")
+        return {}
+    key = clean_key(overrides.get("TDMCRAWL_FRONTIER_KEY") or saved.get("key")
+                    or frontier_key(seeds))
+    node = overrides.get("TDMCRAWL_NODE") or saved.get("node") or default_node()
+    crawl_id = join(url, key, crawl_id=state["crawl_id"], resume=resume)
+    state["crawl_id"] = crawl_id
+    # A password is not written to disk: such a node is resumed with --redis again.
+    state["frontier"] = {"redis": None if urlsplit(url).password else url, "key": key,
+                         "node": node}
+    return {
+        "TDMCRAWL_FRONTIER_REDIS": url,
+        "TDMCRAWL_FRONTIER_KEY": key,
+        "TDMCRAWL_NODE": node,
+        "TDMCRAWL_CRAWL_ID": crawl_id,
+    }
+
+
+# -- requests as JSON ----------------------------------------------------------------
+
+_TAG = "__tdm__"
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return {_TAG: "b", "v": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value) and _TAG not in value:
+            return {k: _encode(v) for k, v in value.items()}
+        return {_TAG: "d", "v": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    raise TypeError(f"not storable in the frontier: {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        tag = value.get(_TAG)
+        if tag == "b":
+            return base64.b64decode(value["v"])
+        if tag == "d":
+            return {_hashable(_decode(k)): _decode(v) for k, v in value["v"]}
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class JsonSerializer:
+    """``loads``/``dumps`` for scrapy-redis queues: JSON, never pickle."""
+
+    @staticmethod
+    def dumps(obj: dict[str, Any]) -> bytes:
+        obj = dict(obj)
+        meta = {}
+        for name, value in (obj.get("meta") or {}).items():
+            if name in TRANSIENT_META or name.startswith("_tdmcrawl_"):
+                continue
+            try:
+                meta[name] = _encode(value)
+            except TypeError:
+                logger.warning("tdmcrawl frontier: meta %r of %s dropped (not JSON)",
+                               name, obj.get("url"))
+        obj["meta"] = meta
+        out = {k: v if k == "meta" else _encode(v) for k, v in obj.items()}
+        return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @staticmethod
+    def loads(data: bytes) -> dict[str, Any]:
+        return _decode(json.loads(data))
+
+
+# -- the scheduler -----------------------------------------------------------------
+
+
+try:
+    from scrapy_redis.scheduler import Scheduler as _RedisScheduler
+except ImportError:  # the optional extra; configure() and from_crawler() say how to install it
+    _RedisScheduler = object
+
+
+class FrontierScheduler(_RedisScheduler):  # type: ignore[misc,valid-type]
+    """scrapy-redis' scheduler with the ending, seeds and JSON rules of this module."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Any:
+        require_redis()
+        instance = cls.from_settings(crawler.settings)
+        if instance.serializer is None:  # scrapy-redis would pickle
+            instance.serializer = JsonSerializer
+        instance.stats = crawler.stats
+        instance.crawler = crawler
+        instance.node = node_id(crawler.settings)
+        crawler.signals.connect(instance.spider_idle, signal=signals.spider_idle)
+        return instance
+
+    def open(self, spider: Any) -> Any:
+        result = super().open(spider)
+        prefix = self.queue.key.rsplit(":", 1)[0]
+        self.prefix = prefix
+        self.busy_key = f"{prefix}:busy:{self.node}"
+        self.inflight_key = f"{prefix}:inflight:{self.node}"
+        self._pop = self.server.register_script(_POP_SCRIPT)
+        self._inflight: dict[int, tuple[Any, bytes]] = {}  # id(request) -> (request, data)
+        requeued = self.server.register_script(_REQUEUE_SCRIPT)(
+            keys=[self.queue.key, self.inflight_key])
+        if requeued:
+            logger.info("tdmcrawl frontier: %d request(s) of this node's last run queued again",
+                        requeued)
+            if self.stats:
+                self.stats.set_value("tdmcrawl/frontier/requeued", int(requeued))
+        self._busy_until = 0.0  # until then, this node's busy key is known to be set
+        from twisted.internet import task
+
+        self._loop = task.LoopingCall(self._heartbeat)
+        self._loop.start(HEARTBEAT, now=False)
+        return result
+
+    def close(self, reason: str) -> Any:
+        loop = getattr(self, "_loop", None)
+        if loop is not None and loop.running:
+            loop.stop()
+        try:
+            self._forget_finished()  # after a clean stop the engine holds none of them
+            self.server.delete(self.busy_key)
+        except Exception:  # Redis gone at the end: the key expires by itself
+            logger.warning("tdmcrawl frontier: could not clear %s", self.busy_key)
+        return super().close(reason)
+
+    def enqueue_request(self, request: Any) -> bool:
+        # Busy before the link is in the dupefilter and not yet in the queue: seen from another
+        # node, that moment looks like an empty frontier.
+        self._mark_busy()
+        # Seeds skip Scrapy's dupefilter; here they must not, or every node refetches them.
+        seed = bool(request.meta.get(SEED_META)) and not request.meta.get("redirect_urls")
+        if (seed or not request.dont_filter) and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        try:
+            self.queue.push(request)
+        except (TypeError, ValueError) as exc:  # meta not storable, or a callback off the spider
+            logger.error("tdmcrawl frontier: %s not queued: %s", request.url, exc)
+            if self.stats:
+                self.stats.inc_value("tdmcrawl/frontier/not_serialisable")
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        return True
+
+    def next_request(self) -> Any:
+        if self._inflight:
+            self._forget_finished()
+        data = self._pop(keys=[self.queue.key, self.busy_key, self.inflight_key],
+                         args=[self.node, BUSY_TTL])
+        if not data:
+            return None
+        self._busy_until = time.monotonic() + BUSY_TTL / 2
+        if self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        try:
+            request = self.queue._decode_request(data)
+        except Exception:  # damaged or foreign data in the queue: skip it, keep crawling
+            logger.exception("tdmcrawl frontier: a queued request could not be read")
+            self.server.hdel(self.inflight_key, data)
+            return None
+        self._inflight[id(request)] = (request, data)
+        return request
+
+    def _forget_finished(self) -> None:
+        """Drop from the in-flight hash the requests the engine has finished with."""
+        slot = getattr(self._engine(), "_slot", None)
+        # The engine's set of requests not yet downloaded and scraped (their links queued);
+        # Scrapy has no public view of it. Without it, every request is forgotten at the
+        # next beat: no recovery after a kill, as with plain scrapy-redis.
+        inprogress = getattr(slot, "inprogress", None)
+        if inprogress is None:
+            inprogress = set()
+        done = [key for key, (request, _data) in self._inflight.items()
+                if request not in inprogress]
+        if done:
+            self.server.hdel(self.inflight_key, *(self._inflight.pop(k)[1] for k in done))
+
+    # -- ending ---------------------------------------------------------------
+
+    def _engine(self) -> Any:
+        return getattr(self.crawler, "engine", None)
+
+    def _mark_busy(self) -> None:
+        now = time.monotonic()
+        if now >= self._busy_until:
+            self.server.set(self.busy_key, self.node, ex=BUSY_TTL)
+            self._busy_until = now + BUSY_TTL / 2
+
+    def _heartbeat(self) -> None:
+        engine = self._engine()
+        if engine is None or getattr(engine, "spider", None) is None:
+            return
+        try:
+            self._forget_finished()
+            if not engine.spider_is_idle():
+                self._mark_busy()
+        except Exception:  # Redis down mid-crawl: the next beat tries again
+            logger.warning("tdmcrawl frontier: heartbeat failed", exc_info=True)
+            return
+        # Other nodes fill the queue: look at it now rather than at the engine's 5 s heartbeat.
+        # (The engine's next-request call; Scrapy has no public way to ask for it.)
+        nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
+        if nextcall is not None:
+            nextcall.schedule()
+
+    def spider_idle(self, spider: Any = None) -> None:
+        self.server.delete(self.busy_key)
+        self._busy_until = 0.0
+        if len(self.queue) > 0 or self.busy_nodes():
+            raise DontCloseSpider
+        from datetime import UTC, datetime
+
+        self.server.set(f"{self.prefix}:done",
+                        datetime.now(UTC).isoformat(timespec="seconds"), nx=True)
+
+    def busy_nodes(self) -> list[str]:
+        pattern = f"{self.prefix}:busy:*"
+        return [k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
+                for k in self.server.scan_iter(match=pattern, count=100)]
