@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 import scrapy
-from scrapy.crawler import CrawlerProcess
 from twisted.python.failure import Failure
 
 from crawler.cliutil import (
@@ -28,7 +27,7 @@ from crawler.cliutil import (
 from crawler.netguard import SEED_META
 from crawler.origin_gate import PREFETCH_META, Excluded
 from crawler.response_gate import DECISION_META
-from crawler.run import UsageError, build_settings, parse_overrides
+from crawler.run import StartError, UsageError, build_settings, parse_overrides, run
 from optout.decision import Decision
 
 INDEX_META = "tdmcrawl_check_index"
@@ -100,17 +99,6 @@ def _with_redirect_note(decision: Decision, meta: dict[str, Any]) -> Decision:
         return decision
     note = f"redirected: decided on {decision.url}"
     return Decision(decision.url, decision.reasons, (*decision.warnings, note), decision.grants)
-
-
-def _run_check(settings: Any, **spider_kwargs: Any) -> tuple[Any, Failure | None]:
-    """``run.run`` for the check, keeping a failure to start instead of letting
-    Twisted print it as an unhandled error with a traceback."""
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(CheckSpider)
-    failures: list[Failure] = []
-    process.crawl(crawler, **spider_kwargs).addErrback(failures.append)
-    process.start()
-    return crawler, (failures[0] if failures else None)
 
 
 def result_dict(url: str, decision: Decision) -> dict[str, Any]:
@@ -208,15 +196,12 @@ def check(urls: tuple[str, ...], token: str | None, user_agent: str | None,
     }
     results: dict[int, Decision] = {}
     try:
-        crawler, failure = _run_check(build_settings(options, extra), urls=list(urls),
-                                      results=results)
+        crawler = run(build_settings(options, extra), CheckSpider, urls=list(urls),
+                      results=results)
+    except StartError as exc:  # e.g. `-s DOWNLOAD_DELAY=abc`
+        raise click.ClickException(f"check failed to start: {exc}") from exc
     except Exception as exc:
         raise click.ClickException(f"check failed: {type(exc).__name__}: {exc}") from exc
-    if failure is not None:
-        # E.g. `-s DOWNLOAD_DELAY=abc`: Scrapy refuses a setting while starting.
-        kind = failure.type.__name__ if failure.type else "error"
-        raise click.ClickException(
-            f"check failed to start: {kind}: {failure.getErrorMessage()} (check the -s values)")
     session = getattr(crawler, "tdmcrawl_session", None)
     if session is not None and session.error:
         raise click.ClickException(f"check failed: {session.error}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
-from crawler.cliutil import echo_json, json_option, validate_token
+from crawler.cliutil import echo_json, http_url_problem, json_option, validate_token
 from crawler.run import (
     STATE_FILE,
+    StartError,
     UsageError,
     build_settings,
     load_state,
@@ -29,9 +29,9 @@ LOG_NAME = "tdmcrawl.log"
 
 def _check_urls(urls: list[str], param: str) -> None:
     for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise click.BadParameter(f"not an http(s) URL: {url!r}", param_hint=param)
+        problem = http_url_problem(url)
+        if problem:
+            raise click.BadParameter(problem, param_hint=param)
 
 
 @click.command()
@@ -186,6 +186,8 @@ def _run_crawl(options: dict[str, Any], extra: dict[str, str], out_dir: Path,
     )
     try:
         crawler = run(settings, TdmcrawlSpider, seeds=seeds)
+    except StartError as exc:
+        raise click.ClickException(f"crawl failed to start: {exc}") from exc
     except Exception as exc:  # a crawl that could not start: one line, details in the log
         raise click.ClickException(f"crawl failed: {type(exc).__name__}: {exc}") from exc
     mark_stopped(out_dir)

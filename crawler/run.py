@@ -122,11 +122,24 @@ def mark_stopped(out_dir: Path) -> None:
     save_state(out_dir, state)
 
 
+class StartError(RuntimeError):
+    """The crawl could not start (e.g. Scrapy refused a ``-s`` value)."""
+
+
 def run(settings: Settings, spider_cls: Any, **spider_kwargs: Any) -> Any:
-    """Run one crawl to its end (or Ctrl-C) and return the crawler."""
+    """Run one crawl to its end (or Ctrl-C) and return the crawler.
+
+    A failure while starting is raised as :class:`StartError` instead of
+    being printed by Twisted as an unhandled error with a traceback.
+    """
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider_cls)
-    process.crawl(crawler, **spider_kwargs)
+    failures: list[Any] = []
+    process.crawl(crawler, **spider_kwargs).addErrback(failures.append)
     process.start()
+    if failures:
+        failure = failures[0]
+        kind = failure.type.__name__ if failure.type else "error"
+        raise StartError(f"{kind}: {failure.getErrorMessage()} (check the -s values)")
     logging.getLogger(__name__).info("crawl finished: %s", crawler.stats.get_value("finish_reason"))
     return crawler
