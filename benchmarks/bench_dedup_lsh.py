@@ -10,7 +10,8 @@ Run in a fresh process: memory is the RSS growth while building, divided by
 the number of works.
 
 Rows:
-- LSH bands: the 16 band look-ups alone (what datasketch's and rensa's LSH do)
+- LSH bands: the 16 band look-ups alone (what datasketch's and rensa's LSH do); one
+  query at a time with the fixed-width probe, and without it (the general path)
 - candidates: bands + the page's anchors (~160 look-ups) -> works to verify
 - verified query: candidates + exact verification read from the shingle file
 Targets (issue 5): >= 100,000 queries/s on one core, <= 1 KiB per work.
@@ -125,6 +126,18 @@ def bench_ours(args: argparse.Namespace, tmp: Path) -> None:
         hits += table.lookup(b)[1].size > 0
     rate("LSH bands, one query at a time", len(bands), time.perf_counter() - t)
     found_members = hits
+
+    def expand(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The general look-up path (exact bucket sizes, expansion): the alternative."""
+        bucket = keys >> np.uint64(table._shift)
+        lo = table._offsets[bucket].astype(np.intp)
+        counts = table._offsets[bucket + 1].astype(np.intp) - lo
+        return table._expand_lookup(keys, lo, counts)
+
+    t = time.perf_counter()
+    for b in bands:
+        expand(b)
+    rate("LSH bands, one at a time, without probing", len(bands), time.perf_counter() - t)
     t = time.perf_counter()
     for start in range(0, len(bands), 1000):
         table.lookup(np.concatenate(bands[start : start + 1000]))

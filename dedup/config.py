@@ -31,7 +31,9 @@ class DedupConfig:
     short-text rule, texts with fewer distinct shingles get no fingerprint.
     ``coverage_threshold``: a page is a copy when it reproduces at least this
     share of a work's words, counted on shingles it shares with the work (and
-    it shares at least ``min_shared`` shingles).
+    it shares at least ``min_shared`` shingles). ``coverage_gap``: a run of at
+    most this many uncovered words between two covered ones counts as
+    reproduced (the words around an edit inside a copied passage).
     """
 
     ngram: int = 5
@@ -41,11 +43,12 @@ class DedupConfig:
     seed: int = 1
     anchor_rate: int = 4
     max_anchors: int = 32
-    min_anchor_hits: int = 2
+    min_anchor_hits: int = 1
     anchor_candidate_fraction: float = 0.08
     min_shingles: int = 20
     min_shared: int = 8
     coverage_threshold: float = 0.35
+    coverage_gap: int = 10
     normalizer: str = NORMALIZER_VERSION
 
     def __post_init__(self) -> None:
@@ -62,6 +65,8 @@ class DedupConfig:
             problems.append(f"max_anchors={self.max_anchors} (1..255)")
         if not 0.0 < self.coverage_threshold <= 1.0:
             problems.append(f"coverage_threshold={self.coverage_threshold} (0..1]")
+        if not 0 <= self.coverage_gap <= 64:
+            problems.append(f"coverage_gap={self.coverage_gap} (0..64)")
         if not 0.0 <= self.anchor_candidate_fraction <= 1.0:
             problems.append(f"anchor_candidate_fraction={self.anchor_candidate_fraction}")
         if self.min_shingles < 1 or self.min_shared < 1 or self.min_anchor_hits < 1:
