@@ -109,15 +109,18 @@ def warcinfo_fields(settings: Any) -> dict[str, str]:
     from crawler import __version__
     from crawler import settings as tds
 
+    # Read from the same PolicyConfig the gates use, so the record can't misstate a switch.
+    config = tds.policy_config(settings)
     policy = {
         "robots": True,
-        "robots-ai-agents": tds.getbool(settings, "TDMCRAWL_AI_AGENTS"),
+        "robots-ai-agents": config.ai_agents,
         "ai-agents-list-version": _ai_agents_version(),
-        "content-usage": True,
-        "content-signal": True,
-        "tdmrep": True,
-        "noai": True,
-        "ai-txt": tds.getbool(settings, "TDMCRAWL_AI_TXT"),
+        "content-usage": config.content_usage,
+        "content-signal": config.content_signal,
+        "aipref-compat": config.aipref_compat,
+        "tdmrep": config.tdmrep,
+        "noai": config.noai,
+        "ai-txt": config.ai_txt,
         "registry": bool(settings.get("TDMCRAWL_REGISTRY")),
         "fetch-reserved": tds.getbool(settings, "TDMCRAWL_FETCH_RESERVED"),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,6 +223,22 @@ def test_warcinfo_fields_describe_the_policy_and_the_normalisation() -> None:
     assert "X-Crawler-Transfer-Encoding" in fields["description"]
     assert fields["isPartOf"] == "c-1"
     assert fields["http-header-user-agent"].startswith("tdmcrawl/")
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("TDMCRAWL_NOAI", "noai"),
+        ("TDMCRAWL_TDMREP", "tdmrep"),
+        ("TDMCRAWL_CONTENT_USAGE", "content-usage"),
+        ("TDMCRAWL_CONTENT_SIGNAL", "content-signal"),
+        ("TDMCRAWL_AI_TXT", "ai-txt"),
+    ],
+)
+def test_warcinfo_policy_states_each_switch_as_set(setting: str, key: str) -> None:
+    on = json.loads(warcinfo_fields(Settings({}))["tdmcrawl-policy"])
+    off = json.loads(warcinfo_fields(Settings({setting: False}))["tdmcrawl-policy"])
+    assert (on[key], off[key]) == (True, False)
 
 
 def crashed_open_file(tmp_path: Path, pages: int, tail: bytes) -> Path:
