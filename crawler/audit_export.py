@@ -20,9 +20,9 @@ from sqlite_utils import Database
 
 from crawler.audit_queries import iter_exclusions
 from crawler.auditdb import EXCLUSION_COLUMNS
+from registry.transfer import CSV_BOM, csv_cell
 
 FORMATS = ("csv", "jsonl")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_exclusions(
@@ -41,7 +41,7 @@ def export_exclusions(
     count = 0
     try:
         if fmt == "csv":
-            text.write("\ufeff")
+            text.write(CSV_BOM)
             writer = csv.writer(text, lineterminator="\r\n")
             writer.writerow(EXCLUSION_COLUMNS)
             for row in rows:
@@ -60,8 +60,9 @@ def export_exclusions(
 
 
 def _csv_cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    # The registry's guard, so both exports read back with registry.transfer.csv_value.
+    if isinstance(value, str):
+        return csv_cell(value)
     return "" if value is None else value
 
 

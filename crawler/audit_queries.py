@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -116,6 +117,29 @@ def explain(db: Database, url: str) -> dict[str, Any]:
             " + (SELECT count(*) FROM kept WHERE domain = :d)",
             {"d": domain_of(url)},
         ).fetchone()[0]
+    return story
+
+
+def locate_warcs(story: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """Add ``warc_path`` (or None when the file is gone) next to every WARC file name
+    of an :func:`explain` story: kept pages live in ``DIR/warc/``, captures in
+    ``DIR/evidence/``."""
+    base = directory if directory.is_dir() else directory.parent
+
+    def find(name: str | None) -> str | None:
+        if not name:
+            return None
+        for sub in ("warc", "evidence", ""):
+            candidate = base / sub / name
+            if candidate.is_file():
+                return str(candidate)
+        return None
+
+    for row in story["kept"]:
+        row["warc_path"] = find(row.get("warc_file"))
+    for row in story["excluded"]:
+        for capture in row["evidence_captures"]:
+            capture["warc_path"] = find(capture.get("warc_file"))
     return story
 
 

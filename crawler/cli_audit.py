@@ -6,8 +6,10 @@ short form works next to ``audit serve`` and ``audit merge``.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -51,6 +53,7 @@ def audit() -> None:
 
     Example:
 
+    \b
         tdmcrawl audit out/                      # summary by reason
         tdmcrawl audit out/ --url https://example.kz/page
         tdmcrawl audit out/ --export csv > exclusions.csv
@@ -99,7 +102,7 @@ def show(
         db = open_database(directory)
         try:
             if url:
-                _show_url(db, url, as_json)
+                _show_url(db, url, as_json, directory)
             elif export_format:
                 _export(db, export_format, reason, domain)
             elif html_path:
@@ -191,10 +194,10 @@ def _summary(db: Any, by: str, top: int, as_json: bool) -> None:
                    f"{group['percent_of_excluded']:>7.2f}  {tops}")
 
 
-def _show_url(db: Any, url: str, as_json: bool) -> None:
-    from crawler.audit_queries import explain
+def _show_url(db: Any, url: str, as_json: bool, directory: Path) -> None:
+    from crawler.audit_queries import explain, locate_warcs
 
-    story = explain(db, url)
+    story = locate_warcs(explain(db, url), directory)
     if as_json:
         echo_json(story)
         return
@@ -209,11 +212,12 @@ def _show_url(db: Any, url: str, as_json: bool) -> None:
                    f"crawl {row['crawl_id']})")
         _reason_lines(row["decision"], click.echo)
         for cap in row["evidence_captures"]:
-            click.echo(f"  evidence capture: {cap['warc_file']} offset {cap['warc_offset']}"
-                       f" record {cap.get('record_id') or '?'} ({cap['linked']})")
+            click.echo(f"  evidence capture: {cap['warc_path'] or cap['warc_file']} offset "
+                       f"{cap['warc_offset']} record {cap.get('record_id') or '?'} "
+                       f"({cap['linked']})")
     for row in story["kept"]:
         click.echo(f"{url}: KEPT ({row['kept_at']}, crawl {row['crawl_id']})")
-        click.echo(f"  WARC: {row['warc_file']} offset {row['warc_offset']} "
+        click.echo(f"  WARC: {row['warc_path'] or row['warc_file']} offset {row['warc_offset']} "
                    f"record {row['record_id']}")
         decision = row["decision"] or {}
         for warning in decision.get("warnings", []):
@@ -221,6 +225,7 @@ def _show_url(db: Any, url: str, as_json: bool) -> None:
         for grant in decision.get("grants", []):
             click.echo(f"  permission seen: {grant['code']} ({grant['source']}): "
                        f"{grant['evidence']}")
+        click.echo("  decision: " + json.dumps(decision, ensure_ascii=False, sort_keys=True))
 
 
 def _reason_lines(decision: Any, echo: Callable[[str], None]) -> None:
@@ -243,7 +248,7 @@ def _reason_lines(decision: Any, echo: Callable[[str], None]) -> None:
 def _export(db: Any, fmt: str, reason: str | None, domain: str | None) -> None:
     from crawler.audit_export import export_exclusions
 
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     try:
         export_exclusions(db, out, fmt=fmt, reason=reason, domain=domain)
         out.flush()
