@@ -202,6 +202,7 @@ class CrawlSession:
                 stage=stage,
                 evidence_warc=getattr(evidence, "filename", None),
                 evidence_offset=getattr(evidence, "offset", None),
+                evidence_record_id=getattr(evidence, "record_id", None),
             )
 
     def record_evidence(self, url: str, capture: Any, kind: str) -> Any:

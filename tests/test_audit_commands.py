@@ -112,6 +112,9 @@ def test_url_excluded_by_robots_shows_line_and_evidence_capture(demo: Path) -> N
         Path(capture["warc_path"]), capture["warc_offset"])
     assert rec_type == "response" and target.endswith("/robots.txt")
     assert rec_id == capture["record_id"]
+    # The crawl links the exclusion row to that capture's record id directly.
+    (linked,) = rows(demo, "SELECT evidence_record_id FROM exclusions WHERE url = ?", (url,))
+    assert linked == (rec_id,)
     # The quoted rule is on the quoted line of the captured robots.txt.
     lines = body.decode("utf-8").splitlines()
     assert lines[row["line"] - 1].strip() == row["evidence"]
