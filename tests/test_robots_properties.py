@@ -67,7 +67,7 @@ def test_parse_never_raises_on_robots_like_text(lines: list, eol: str, url: str)
     verdict = robots.verdict(url, "tdmcrawl")
     if verdict.rule is not None:
         assert verdict.rule.field in ("allow", "disallow")
-        assert 1 <= verdict.rule.line_no <= len(lines)
+        assert verdict.rule.line_no in range(1, len(lines) + 1)
     robots.crawl_delay("tdmcrawl")
     robots.content_signals("tdmcrawl")
 
