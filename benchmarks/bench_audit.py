@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(REPO))  # the tests' support package
 
 
 def _peak_rss_mib() -> float:
@@ -43,7 +43,7 @@ def _timed(fn) -> tuple[float, float, object]:
 
 def _naive_export(db, out) -> int:
     # The alternative: fetch every row, then write (what a quick script would do).
-    from crawler.auditdb import EXCLUSION_COLUMNS
+    from tdmcrawl.crawler.audit.db import EXCLUSION_COLUMNS
 
     rows = db.execute(f"SELECT {', '.join(EXCLUSION_COLUMNS)} FROM exclusions").fetchall()
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
@@ -55,8 +55,8 @@ def _naive_export(db, out) -> int:
 
 def _auditlog_rate(n: int) -> float:
     """Rows per second through the crawler's writer (AuditLog.record_exclusion)."""
-    from crawler.auditdb import AuditLog
-    from optout.decision import Decision, Reason, ReasonCode
+    from tdmcrawl.crawler.audit.db import AuditLog
+    from tdmcrawl.optout.decision import Decision, Reason, ReasonCode
 
     with tempfile.TemporaryDirectory(prefix="bench-auditlog-") as tmp:
         start = time.perf_counter()
@@ -77,12 +77,11 @@ def main() -> None:
     parser.add_argument("--auditlog-rows", type=int, default=100_000)
     args = parser.parse_args()
 
-    from audit_support import build_bulk
-
-    from crawler.audit_export import export_exclusions
-    from crawler.audit_queries import explain, summary
-    from crawler.audit_report import write_report
-    from crawler.auditdb import open_database
+    from tdmcrawl.crawler.audit.db import open_database
+    from tdmcrawl.crawler.audit.export import export_exclusions
+    from tdmcrawl.crawler.audit.queries import explain, summary
+    from tdmcrawl.crawler.audit.report import write_report
+    from tests.support.audit import build_bulk
 
     results: list[tuple[str, float, float | None, str]] = []
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
@@ -91,8 +90,11 @@ def main() -> None:
         build_bulk(directory, exclusions=args.rows, kept=args.kept)
         build = time.perf_counter() - start
         size = (directory / "audit.sqlite").stat().st_size / 2**20
-        print(f"built {args.rows:,} exclusions + {args.kept:,} kept in {build:.1f} s "
-              f"({size:.0f} MiB)", flush=True)
+        print(
+            f"built {args.rows:,} exclusions + {args.kept:,} kept in {build:.1f} s "
+            f"({size:.0f} MiB)",
+            flush=True,
+        )
         db = open_database(directory)
         try:
             for by in ("reason", "domain", "source", "day"):
@@ -103,16 +105,19 @@ def main() -> None:
                 results.append((f"--url ({story['status']})", t, None, ""))
             report = directory / "report.html"
             t, _, _ = _timed(lambda: write_report(db, report))
-            results.append(("--html (5000-row table)", t, None,
-                            f"{report.stat().st_size / 2**20:.1f} MiB"))
+            results.append(
+                ("--html (5000-row table)", t, None, f"{report.stat().st_size / 2**20:.1f} MiB")
+            )
             with open(os.devnull, "wb") as sink:
-                t, _, n = _timed(lambda sink=sink: export_exclusions(
-                    db, sink, fmt="csv", reason="robots"))
+                t, _, n = _timed(
+                    lambda sink=sink: export_exclusions(db, sink, fmt="csv", reason="robots")
+                )
             results.append(("--export csv --reason robots", t, None, f"{n:,} rows"))
             for fmt in ("csv", "jsonl"):
                 with open(os.devnull, "wb") as sink:
                     t, grew, n = _timed(
-                        lambda fmt=fmt, sink=sink: export_exclusions(db, sink, fmt=fmt))
+                        lambda fmt=fmt, sink=sink: export_exclusions(db, sink, fmt=fmt)
+                    )
                 results.append((f"--export {fmt} (streaming)", t, grew, f"{n:,} rows"))
             with open(os.devnull, "wb") as sink:
                 t, grew, n = _timed(lambda sink=sink: _naive_export(db, sink))

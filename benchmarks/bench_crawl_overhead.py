@@ -86,8 +86,19 @@ SPEED = {
 
 
 def run_tdmcrawl(seed: str, out: Path) -> float:
-    command = [sys.executable, "-m", "crawler.cli", "crawl", seed, "--out", str(out),
-               "--progress", "0", "--max-depth", "100"]
+    command = [
+        sys.executable,
+        "-m",
+        "tdmcrawl.crawler.cli",
+        "crawl",
+        seed,
+        "--out",
+        str(out),
+        "--progress",
+        "0",
+        "--max-depth",
+        "100",
+    ]
     for name, value in SPEED.items():
         command += ["-s", f"{name}={value}"]
     started = time.perf_counter()
@@ -122,9 +133,7 @@ def bare_crawl(seed: str, out: str) -> None:
             self.file.close()
 
         def process_item(self, item: dict) -> dict:
-            headers = StatusAndHeaders(
-                f"{item['status']} OK", item["headers"], protocol="HTTP/1.1"
-            )
+            headers = StatusAndHeaders(f"{item['status']} OK", item["headers"], protocol="HTTP/1.1")
             record = self.writer.create_warc_record(
                 item["url"], "response", payload=BytesIO(item["body"]), http_headers=headers
             )
@@ -138,18 +147,24 @@ def bare_crawl(seed: str, out: str) -> None:
 
         def parse(self, response: scrapy.http.Response):  # type: ignore[no-untyped-def]
             headers = [(k.decode(), v.decode()) for k, v in response.headers.items() for v in v]
-            yield {"url": response.url, "status": response.status, "headers": headers,
-                   "body": response.body}
+            yield {
+                "url": response.url,
+                "status": response.status,
+                "headers": headers,
+                "body": response.body,
+            }
             for link in self.links.extract_links(response):
                 yield response.follow(link.url, callback=self.parse)
 
     settings = {key: value for key, value in SPEED.items()}
-    settings.update({
-        "ROBOTSTXT_OBEY": True,
-        "ITEM_PIPELINES": {NaiveWarcPipeline: 1000},
-        "TELNETCONSOLE_ENABLED": False,
-        "DEPTH_LIMIT": 100,
-    })
+    settings.update(
+        {
+            "ROBOTSTXT_OBEY": True,
+            "ITEM_PIPELINES": {NaiveWarcPipeline: 1000},
+            "TELNETCONSOLE_ENABLED": False,
+            "DEPTH_LIMIT": 100,
+        }
+    )
     process = CrawlerProcess(settings=settings)
     process.crawl(BareSpider)
     process.start()

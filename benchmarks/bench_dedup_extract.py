@@ -25,9 +25,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.corpus.build import SITES, pool
-from dedup.extract import extract_main_text
-from dedup.fingerprint import overlap
-from dedup.text import shingle_hashes
+from tdmcrawl.dedup.extract import extract_main_text
+from tdmcrawl.dedup.fingerprint import overlap
+from tdmcrawl.dedup.text import shingle_hashes
 
 
 def make_page(i: int, rnd: random.Random) -> tuple[str, str, str]:
@@ -40,8 +40,10 @@ def make_page(i: int, rnd: random.Random) -> tuple[str, str, str]:
     esc = html.escape
     menu = "".join(f"<li><a href='/s{k}'>{esc(w)}</a></li>" for k, w in enumerate(nav.split("|")))
     related = "".join(f"<li><a href='/r{k}'>{esc(s)}</a></li>" for k, s in enumerate(other[:5]))
-    comments = "".join(f"<div class='comment'><b>user{k}</b><p>{esc(s)}</p></div>"
-                       for k, s in enumerate(other[5:8]))
+    comments = "".join(
+        f"<div class='comment'><b>user{k}</b><p>{esc(s)}</p></div>"
+        for k, s in enumerate(other[5:8])
+    )
     paras = "".join(
         f"<p>{esc(' '.join(article[k : k + 3]))}</p>" for k in range(0, len(article), 3)
     )
@@ -67,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     rnd = random.Random(5)
     pages = [make_page(i, rnd) for i in range(args.pages)]
     truth = [(shingle_hashes(a), shingle_hashes(b)) for _, a, b in pages]
-    print(f"{len(pages)} pages (en/ru/kk), {np.mean([len(p[0]) for p in pages]) / 1000:.1f} KB "
-          "of HTML each\n")
+    print(
+        f"{len(pages)} pages (en/ru/kk), {np.mean([len(p[0]) for p in pages]) / 1000:.1f} KB "
+        "of HTML each\n"
+    )
     print(f"{'engine':<12} {'lang':<4} {'kept':>7} {'leaked':>7} {'empty':>6} {'pages/s':>8}")
     for engine in ("trafilatura", "resiliparse", "lxml"):
         t = time.perf_counter()
@@ -85,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                 leaked.append(overlap(got, boil) / max(1, boil.size))
                 empty += not text.strip()
             rate = f"{speed:>8.0f}" if lang == "all" else ""
-            print(f"{engine:<12} {lang:<4} {np.mean(kept):>7.3f} {np.mean(leaked):>7.3f} "
-                  f"{empty:>6} {rate}")
+            print(
+                f"{engine:<12} {lang:<4} {np.mean(kept):>7.3f} {np.mean(leaked):>7.3f} "
+                f"{empty:>6} {rate}"
+            )
     return 0
 
 

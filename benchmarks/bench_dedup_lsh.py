@@ -37,8 +37,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.corpus.build import make_works
-from dedup import DEFAULT_CONFIG, Fingerprint, MemoryIndex, fingerprint
-from dedup.index import verify
+from tdmcrawl.dedup import DEFAULT_CONFIG, Fingerprint, MemoryIndex, fingerprint
+from tdmcrawl.dedup.index import verify
 
 CFG = DEFAULT_CONFIG
 
@@ -82,12 +82,16 @@ def bench_ours(args: argparse.Namespace, tmp: Path) -> None:
     gc.collect()
     grown = rss() - before - sum(fp.shingles.nbytes + fp.positions.nbytes + 200 for fp in sample)
     table = index._table
-    print(f"tdmcrawl MemoryIndex: {args.works:,} works built in {build:.1f}s "
-          f"({args.works / build:,.0f} works/s)")
-    print(f"  memory: {grown / args.works:,.0f} B per work (RSS growth; candidate table "
-          f"{table.nbytes / args.works:,.0f} B, {len(table) / args.works:.1f} keys per work; "
-          f"the rest is keys and per-work bytes); verification file "
-          f"{(tmp / 'shingles.bin').stat().st_size / args.works:,.0f} B per work on disk")
+    print(
+        f"tdmcrawl MemoryIndex: {args.works:,} works built in {build:.1f}s "
+        f"({args.works / build:,.0f} works/s)"
+    )
+    print(
+        f"  memory: {grown / args.works:,.0f} B per work (RSS growth; candidate table "
+        f"{table.nbytes / args.works:,.0f} B, {len(table) / args.works:.1f} keys per work; "
+        f"the rest is keys and per-work bytes); verification file "
+        f"{(tmp / 'shingles.bin').stat().st_size / args.works:,.0f} B per work on disk"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     print(f"  peak RSS while building: {peak:.2f} GB")
     t = time.perf_counter()
@@ -97,7 +101,7 @@ def bench_ours(args: argparse.Namespace, tmp: Path) -> None:
     probe = (
         "import os, sys, time\n"
         "sys.path.insert(0, sys.argv[1])\n"
-        "from dedup import MemoryIndex\n"
+        "from tdmcrawl.dedup import MemoryIndex\n"
         "def rss():\n"
         "    pages = int(open('/proc/self/statm').read().split()[1])\n"
         "    return pages * os.sysconf('SC_PAGE_SIZE')\n"
@@ -105,11 +109,17 @@ def bench_ours(args: argparse.Namespace, tmp: Path) -> None:
         "print(rss() - b, time.perf_counter() - t, len(i))\n"
     )
     root = str(Path(__file__).resolve().parents[1])
-    out = subprocess.run([sys.executable, "-c", probe, root, str(tmp / "saved")],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe, root, str(tmp / "saved")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     loaded_bytes, load_s, count = out.stdout.split()
-    print(f"  saved in {saved:.1f}s; loaded in {float(load_s):.1f}s in a fresh process holding "
-          f"{int(loaded_bytes) / int(count):,.0f} B per work in RAM (the figure for the target)")
+    print(
+        f"  saved in {saved:.1f}s; loaded in {float(load_s):.1f}s in a fresh process holding "
+        f"{int(loaded_bytes) / int(count):,.0f} B per work in RAM (the figure for the target)"
+    )
 
     q = args.queries
     members = [page_with(sample[i % len(sample)], rng) for i in range(q // 2)]
@@ -160,11 +170,13 @@ def bench_ours(args: argparse.Namespace, tmp: Path) -> None:
     for start in range(0, q, 1000):
         index.query_many(pages[start : start + 1000])
     rate("verified query, batches of 1000", q, time.perf_counter() - t)
-    print(f"  member pages found: {matched}/{len(members)} (exact copies with a band hit: "
-          f"{found_members}/{len(sample[: q // 2])}, other pages with one: "
-          f"{found_members - len(sample[: q // 2])}); "
-          f"candidates per query {ncand / q:.2f}; false matches on other pages: "
-          f"{matched - len(members) if matched > len(members) else 0}")
+    print(
+        f"  member pages found: {matched}/{len(members)} (exact copies with a band hit: "
+        f"{found_members}/{len(sample[: q // 2])}, other pages with one: "
+        f"{found_members - len(sample[: q // 2])}); "
+        f"candidates per query {ncand / q:.2f}; false matches on other pages: "
+        f"{matched - len(members) if matched > len(members) else 0}"
+    )
     index.close()
 
 
@@ -172,39 +184,46 @@ def bench_verification() -> None:
     """Exact verification on real 5 KB texts: the cost per candidate pair."""
     works = [w for w in make_works() if len(w.text) > 1200][:400]
     fps = [fingerprint(w.text) for w in works]
-    pages = [fingerprint("Home News\n" + w.text + " footer " + works[(i + 7) % len(works)].text)
-             for i, w in enumerate(works)]
+    pages = [
+        fingerprint("Home News\n" + w.text + " footer " + works[(i + 7) % len(works)].text)
+        for i, w in enumerate(works)
+    ]
     records = [(f.shingles, f.positions, f.words) for f in fps]
     pairs = [(p, r) for p in pages[:200] for r in records[:20]]
     t = time.perf_counter()
     for p, r in pairs:
         verify(p, "k", r, CFG)
     sizes = np.mean([len(f) for f in fps[:20]]), np.mean([len(p) for p in pages[:200]])
-    rate(f"verify (work {sizes[0]:.0f} / page {sizes[1]:.0f} shingles)", len(pairs),
-         time.perf_counter() - t, "pairs/s")
+    rate(
+        f"verify (work {sizes[0]:.0f} / page {sizes[1]:.0f} shingles)",
+        len(pairs),
+        time.perf_counter() - t,
+        "pairs/s",
+    )
 
 
 def bench_redis() -> None:
     """RedisIndex on a real redis-server started on loopback (needs redis-server installed)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from redis_support import redis_server
-
-    from dedup import RedisIndex
+    from tdmcrawl.dedup import RedisIndex
+    from tests.support.redis import redis_server
 
     works = make_works()
     fps = [(w.key, fingerprint(w.text)) for w in works]
-    pages = [fingerprint("Home | News\n" + w.text + "\nFooter", positions=False)
-             for w in works[:1000]]
+    pages = [
+        fingerprint("Home | News\n" + w.text + "\nFooter", positions=False) for w in works[:1000]
+    ]
     with redis_server() as (host, port):
         index = RedisIndex(CFG, host=host, port=port, namespace="bench")
         t = time.perf_counter()
         index.add_many(fps)
-        rate(f"RedisIndex add ({len(fps)} real works)", len(fps), time.perf_counter() - t,
-             "works/s")
+        rate(
+            f"RedisIndex add ({len(fps)} real works)", len(fps), time.perf_counter() - t, "works/s"
+        )
         t = time.perf_counter()
         found = sum(bool(index.query(fp)) for fp in pages)
-        rate("RedisIndex verified query (copies), one at a time", len(pages),
-             time.perf_counter() - t)
+        rate(
+            "RedisIndex verified query (copies), one at a time", len(pages), time.perf_counter() - t
+        )
         t = time.perf_counter()
         index.query_many(pages)
         rate("RedisIndex verified query, one batch", len(pages), time.perf_counter() - t)
@@ -217,8 +236,10 @@ def bench_compare(n: int, library: str) -> None:
 
     rng = np.random.default_rng(2)
     sigs = rng.integers(0, 2**32, size=(n, 128), dtype=np.uint64).astype(np.uint32)
-    names = {"datasketch": "datasketch MinHashLSH(params=(16, 8))",
-             "rensa": "rensa RMinHashLSH(0.5, 128, 16)"}
+    names = {
+        "datasketch": "datasketch MinHashLSH(params=(16, 8))",
+        "rensa": "rensa RMinHashLSH(0.5, 128, 16)",
+    }
     for name in (names[library],):
         gc.collect()
         before = rss()
@@ -253,19 +274,26 @@ def bench_compare(n: int, library: str) -> None:
         for m in mhs:
             query(m)
         dt = time.perf_counter() - t
-        print(f"{name}: {n:,} works built in {build:.1f}s; {per:,.0f} B per work (RSS, incl. "
-              "the signatures it needs); "
-              f"{len(mhs) / dt:,.0f} member queries/s ({dt / len(mhs) * 1e6:.1f} us)")
+        print(
+            f"{name}: {n:,} works built in {build:.1f}s; {per:,.0f} B per work (RSS, incl. "
+            "the signatures it needs); "
+            f"{len(mhs) / dt:,.0f} member queries/s ({dt / len(mhs) * 1e6:.1f} us)"
+        )
         del lsh, mhs
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--works", type=int, default=200_000,
-                    help="works to index (the issue's figure: 1000000)")
+    ap.add_argument(
+        "--works", type=int, default=200_000, help="works to index (the issue's figure: 1000000)"
+    )
     ap.add_argument("--queries", type=int, default=20_000)
-    ap.add_argument("--compare", type=int, default=0,
-                    help="also build datasketch and rensa LSH with this many works")
+    ap.add_argument(
+        "--compare",
+        type=int,
+        default=0,
+        help="also build datasketch and rensa LSH with this many works",
+    )
     ap.add_argument("--redis", action="store_true", help="also time RedisIndex (redis-server)")
     ap.add_argument("--compare-only", choices=["datasketch", "rensa"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -281,8 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         bench_redis()
     for library in ("datasketch", "rensa") if args.compare else ():
         # each in a fresh process, so that one's freed memory is not the other's RSS
-        subprocess.run([sys.executable, __file__, "--compare", str(args.compare),
-                        "--compare-only", library], check=True)
+        subprocess.run(
+            [sys.executable, __file__, "--compare", str(args.compare), "--compare-only", library],
+            check=True,
+        )
     return 0
 
 

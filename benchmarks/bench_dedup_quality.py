@@ -36,16 +36,18 @@ from benchmarks.corpus.build import (
     split_pool,
     wrap,
 )
-from dedup import DEFAULT_CONFIG, MemoryIndex, extract_main_text, fingerprint, normalize
+from tdmcrawl.dedup import DEFAULT_CONFIG, MemoryIndex, extract_main_text, fingerprint, normalize
 
 
 def as_html(text: str) -> str:
     nav, _, rest = text.partition("\n")
     body, _, footer = rest.rpartition("\n")
     paras = "".join(f"<p>{p}</p>" for p in body.split(". ") if p)
-    return (f"<html><head><title>t</title></head><body><nav>{nav}</nav>"
-            f"<div class='ad'>Advertisement</div><article>{paras}</article>"
-            f"<footer>{footer}</footer></body></html>")
+    return (
+        f"<html><head><title>t</title></head><body><nav>{nav}</nav>"
+        f"<div class='ad'>Advertisement</div><article>{paras}</article>"
+        f"<footer>{footer}</footer></body></html>"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,26 +55,43 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--negatives", type=int, default=3000)
     ap.add_argument("--anchor-rate", type=int, default=DEFAULT_CONFIG.anchor_rate)
     ap.add_argument("--threshold", type=float, default=DEFAULT_CONFIG.coverage_threshold)
-    ap.add_argument("--gap", type=int, default=DEFAULT_CONFIG.coverage_gap,
-                    help="coverage_gap: uncovered words between covered ones counted as copied")
+    ap.add_argument(
+        "--gap",
+        type=int,
+        default=DEFAULT_CONFIG.coverage_gap,
+        help="coverage_gap: uncovered words between covered ones counted as copied",
+    )
     ap.add_argument("--min-anchor-hits", type=int, default=DEFAULT_CONFIG.min_anchor_hits)
-    ap.add_argument("--corner-repeats", type=int, default=10,
-                    help="extra 'exactly 50 %% with 10 %% edits' variants per work, to measure "
-                         "the corner per language and work length on a larger sample (0: off)")
+    ap.add_argument(
+        "--corner-repeats",
+        type=int,
+        default=10,
+        help="extra 'exactly 50 %% with 10 %% edits' variants per work, to measure "
+        "the corner per language and work length on a larger sample (0: off)",
+    )
     ap.add_argument("--html", action="store_true", help="go through HTML and extraction")
-    ap.add_argument("--bands-only", action="store_true",
-                    help="candidates from the MinHash LSH bands alone (no anchors): plain LSH")
+    ap.add_argument(
+        "--bands-only",
+        action="store_true",
+        help="candidates from the MinHash LSH bands alone (no anchors): plain LSH",
+    )
     args = ap.parse_args(argv)
-    config = replace(DEFAULT_CONFIG, anchor_rate=args.anchor_rate,
-                     coverage_threshold=args.threshold, coverage_gap=args.gap,
-                     min_anchor_hits=10**9 if args.bands_only else args.min_anchor_hits)
+    config = replace(
+        DEFAULT_CONFIG,
+        anchor_rate=args.anchor_rate,
+        coverage_threshold=args.threshold,
+        coverage_gap=args.gap,
+        min_anchor_hits=10**9 if args.bands_only else args.min_anchor_hits,
+    )
 
     t0 = time.perf_counter()
     works = make_works()
     pages = make_pages(works, negatives=args.negatives)
     langs = Counter(w.lang for w in works)
-    print(f"corpus: {len(works)} works ({dict(langs)}), {len(pages)} pages, "
-          f"built in {time.perf_counter() - t0:.1f}s; config {config.identity}")
+    print(
+        f"corpus: {len(works)} works ({dict(langs)}), {len(pages)} pages, "
+        f"built in {time.perf_counter() - t0:.1f}s; config {config.identity}"
+    )
 
     index = MemoryIndex(config)
     unindexed = 0
@@ -111,11 +130,15 @@ def main(argv: list[str] | None = None) -> int:
                 s["fp"] += len(keys) if page.kind == "negative" else len(keys - {page.source})
                 s["quote_hit"] += page.source in keys if page.source else 0
 
-    print(f"{unindexed} works too short to index; {len(pages)} pages checked in {elapsed:.1f}s "
-          f"({len(pages) / elapsed:.0f} pages/s incl. {'extraction, ' if args.html else ''}"
-          "fingerprinting, query and verification)\n")
-    print(f"{'transformation':<16} {'lang':<4} {'pages':>6} {'recall':>8} {'precision':>10} "
-          f"{'flagged':>8}")
+    print(
+        f"{unindexed} works too short to index; {len(pages)} pages checked in {elapsed:.1f}s "
+        f"({len(pages) / elapsed:.0f} pages/s incl. {'extraction, ' if args.html else ''}"
+        "fingerprinting, query and verification)\n"
+    )
+    print(
+        f"{'transformation':<16} {'lang':<4} {'pages':>6} {'recall':>8} {'precision':>10} "
+        f"{'flagged':>8}"
+    )
     order = [*TRANSFORMS, "negative", "ALL"]
     for kind in order:
         for lang in ("all", "en", "ru", "kk"):
@@ -124,8 +147,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             recall = f"{s['found'] / s['copies']:.4f}" if s["copies"] else "-"
             matched = s["tp"] + s["fp"]
-            precision = f"{s['tp'] / matched:.4f}" if matched and s["copies"] else (
-                "-" if not s["fp"] else f"{s['fp']} FP")
+            precision = (
+                f"{s['tp'] / matched:.4f}"
+                if matched and s["copies"]
+                else ("-" if not s["fp"] else f"{s['fp']} FP")
+            )
             flagged = f"{s['flagged'] / s['pages']:.4f}" if not s["copies"] else ""
             print(f"{kind:<16} {lang:<4} {s['pages']:>6} {recall:>8} {precision:>10} {flagged:>8}")
     total = stats[("ALL", "all")]
@@ -133,11 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     quote = stats.get(("quote-10-30", "all"), Counter())
     # quotation hits on their own source are a grey zone, reported apart from precision
     precision = total["tp"] / max(1, total["tp"] + scored_fp)
-    print(f"\nprecision (copies + negatives; a match to any wrong work or on a negative is a FP): "
-          f"{precision:.4f}   recall on copies: {total['found'] / total['copies']:.4f}")
-    print(f"quotations of 10-30 % flagged as copies of their source: "
-          f"{quote['quote_hit']}/{quote['pages']} (grey zone; threshold "
-          f"{config.coverage_threshold} of the work's words)")
+    print(
+        f"\nprecision (copies + negatives; a match to any wrong work or on a negative is a FP): "
+        f"{precision:.4f}   recall on copies: {total['found'] / total['copies']:.4f}"
+    )
+    print(
+        f"quotations of 10-30 % flagged as copies of their source: "
+        f"{quote['quote_hit']}/{quote['pages']} (grey zone; threshold "
+        f"{config.coverage_threshold} of the work's words)"
+    )
     if args.corner_repeats:
         corner(works, index, config, args.corner_repeats)
     return 0
@@ -184,8 +214,10 @@ def corner(works: list, index: MemoryIndex, config, repeats: int) -> None:
         if len(batch) >= 512:
             run()
     run()
-    print(f"\nworst corner x{repeats} per work (exactly 50 % with 10 % edits), recall with its "
-          "95 % Wilson interval, by language and work length (normalised words):")
+    print(
+        f"\nworst corner x{repeats} per work (exactly 50 % with 10 % edits), recall with its "
+        "95 % Wilson interval, by language and work length (normalised words):"
+    )
     print(f"{'lang':<4} {'words':<8} {'pages':>6} {'recall':>7} {'95 % CI':>15}")
     for lang in ("all", "en", "ru", "kk"):
         for size in ("all", *(f"{lo}-{hi - 1}" if hi < 10**9 else f">={lo}" for lo, hi in bins)):
@@ -193,8 +225,10 @@ def corner(works: list, index: MemoryIndex, config, repeats: int) -> None:
             if not s:
                 continue
             lo_ci, hi_ci = wilson(s["found"], s["n"])
-            print(f"{lang:<4} {size:<8} {s['n']:>6} {s['found'] / s['n']:>7.4f} "
-                  f"  [{lo_ci:.3f}, {hi_ci:.3f}]")
+            print(
+                f"{lang:<4} {size:<8} {s['n']:>6} {s['found'] / s['n']:>7.4f} "
+                f"  [{lo_ci:.3f}, {hi_ci:.3f}]"
+            )
 
 
 if __name__ == "__main__":

@@ -30,10 +30,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.corpus.build import pool
-from dedup import DEFAULT_CONFIG, MemoryIndex, fingerprint, normalize
-from dedup.fingerprint import overlap
-from dedup.minhash import estimate_jaccard
-from dedup.text import shingle_hashes
+from tdmcrawl.dedup import DEFAULT_CONFIG, MemoryIndex, fingerprint, normalize
+from tdmcrawl.dedup.fingerprint import overlap
+from tdmcrawl.dedup.minhash import estimate_jaccard
+from tdmcrawl.dedup.text import shingle_hashes
 
 NUM_PERM = 128
 
@@ -96,8 +96,12 @@ def accuracy(docs: list[str], pairs: int = 200) -> dict[str, tuple[float, float]
 
     rng = np.random.default_rng(3)
     classic = Classic()
-    errors: dict[str, list[float]] = {"datasketch": [], "rensa": [], "numpy-classic": [],
-                                      "tdmcrawl-oph": []}
+    errors: dict[str, list[float]] = {
+        "datasketch": [],
+        "rensa": [],
+        "numpy-classic": [],
+        "tdmcrawl-oph": [],
+    }
     for i in range(pairs):
         words = docs[i].split()
         share = rng.uniform(0.02, 0.35)
@@ -117,8 +121,7 @@ def accuracy(docs: list[str], pairs: int = 200) -> dict[str, tuple[float, float]
         r1.update([s.decode() for s in sa])
         r2.update([s.decode() for s in sb])
         errors["rensa"].append(r1.jaccard(r2) - exact_py)
-        errors["numpy-classic"].append(
-            float(np.mean(classic(ha) == classic(hb))) - exact)
+        errors["numpy-classic"].append(float(np.mean(classic(ha) == classic(hb))) - exact)
         fa, fb = fingerprint(a_text), fingerprint(b_text)
         errors["tdmcrawl-oph"].append(estimate_jaccard(fa.signature(), fb.signature()) - exact)
     return {k: (float(np.mean(v)), float(np.mean(np.abs(v)))) for k, v in errors.items()}
@@ -140,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(0, len(docs), 10):
         docs[i] = "Home | News | Login\n" + works[i % len(works)] + "\nAll rights reserved."
     mb = sum(len(d.encode()) for d in docs) / 1e6
-    print(f"{len(docs)} pages, {mb * 1e6 / len(docs):.0f} bytes each on average, "
-          f"{len(works)} reserved works indexed; {args.rounds} rounds, medians\n")
+    print(
+        f"{len(docs)} pages, {mb * 1e6 / len(docs):.0f} bytes each on average, "
+        f"{len(works)} reserved works indexed; {args.rounds} rounds, medians\n"
+    )
 
     # indexes for each stack
     ds_lsh = MinHashLSH(threshold=0.5, num_perm=NUM_PERM)
@@ -204,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             classic(h)
 
     def oph_sign() -> None:
-        from dedup.minhash import signature
+        from tdmcrawl.dedup.minhash import signature
 
         for h in pre_hashes:
             signature(h, NUM_PERM)
@@ -247,12 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     med = {name: statistics.median(v) for name, v in times.items()}
     ds = med["e2e: datasketch update_batch + MinHashLSH"]
     rs = med["e2e: rensa (Python shingles) + RMinHashLSH"]
-    print(f"{'method':<50} {'pages/s':>9} {'us/page':>8} {'MB/s':>6} {'x ds e2e':>9} "
-          f"{'x rensa e2e':>11}")
+    print(
+        f"{'method':<50} {'pages/s':>9} {'us/page':>8} {'MB/s':>6} {'x ds e2e':>9} "
+        f"{'x rensa e2e':>11}"
+    )
     for name, _ in methods:
         t = med[name]
-        print(f"{name:<50} {len(docs) / t:>9,.0f} {t / len(docs) * 1e6:>8.0f} {mb / t:>6.1f} "
-              f"{ds / t:>9.2f} {rs / t:>11.2f}")
+        print(
+            f"{name:<50} {len(docs) / t:>9,.0f} {t / len(docs) * 1e6:>8.0f} {mb / t:>6.1f} "
+            f"{ds / t:>9.2f} {rs / t:>11.2f}"
+        )
 
     print("\nJaccard estimate vs exact (200 pairs, 2-35 % of words edited):")
     print(f"{'sketch':<16} {'bias':>8} {'MAE':>8}")

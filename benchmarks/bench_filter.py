@@ -25,9 +25,9 @@ from warcio.warcwriter import WARCWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' WARC builders
 
-from crawler.warc_filter import FilterOptions, filter_warc_files
-from tests.filter_support import Cap, page, robots, write_warc
-from tests.registry_support import work_text
+from tdmcrawl.crawler.filter import FilterOptions, filter_warc_files
+from tests.support.filter import Cap, page, robots, write_warc
+from tests.support.registry import work_text
 
 ORIGINS = 20
 
@@ -77,12 +77,21 @@ def main() -> None:
         rows.append(("warcio copy (no decisions)", records, time.perf_counter() - start, ""))
         for label, near in (("filter --no-near-duplicates", False), ("filter", True)):
             start = time.perf_counter()
-            result = filter_warc_files([source], root / label.replace(" ", "_"),
-                                       options=FilterOptions(near_duplicates=near))
+            result = filter_warc_files(
+                [source],
+                root / label.replace(" ", "_"),
+                options=FilterOptions(near_duplicates=near),
+            )
             elapsed = time.perf_counter() - start
             excluded = sum(result.excluded.values())
-            rows.append((label, result.records_in, elapsed,
-                         f"{result.pages_kept} kept, {excluded} excluded"))
+            rows.append(
+                (
+                    label,
+                    result.records_in,
+                    elapsed,
+                    f"{result.pages_kept} kept, {excluded} excluded",
+                )
+            )
     print(f"input: {args.pages} pages, {records} records, {size / 1e6:.1f} MB gzipped")
     print(f"{'method':<30} {'records':>8} {'seconds':>8} {'records/s':>10}  outcome")
     for label, count, seconds, outcome in rows:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(REPO))  # the tests' support package
 
 
 class _Spider:
@@ -40,10 +40,16 @@ def _requests(kind: str, n: int) -> tuple[list, _Spider]:
     if kind == "retried 5xx":
         body = ("Қате " * 40_000).encode()  # ~360 KB of the failed response, as received
         # Stands in for the Capture the capture middleware leaves in meta (its size is the body).
-        meta = {**meta, "retry_times": 1, "tdmcrawl_capture": {"body": body},
-                "tdmcrawl_prefetch": {"url": "x", "reasons": []}}
-    return [Request(f"https://example.kz/мақала/{i}", callback=spider.parse, meta=dict(meta))
-            for i in range(n)], spider
+        meta = {
+            **meta,
+            "retry_times": 1,
+            "tdmcrawl_capture": {"body": body},
+            "tdmcrawl_prefetch": {"url": "x", "reasons": []},
+        }
+    return [
+        Request(f"https://example.kz/мақала/{i}", callback=spider.parse, meta=dict(meta))
+        for i in range(n)
+    ], spider
 
 
 def bench_queue(host: str, port: int, n: int) -> None:
@@ -51,15 +57,17 @@ def bench_queue(host: str, port: int, n: int) -> None:
     from scrapy_redis import picklecompat
     from scrapy_redis.queue import PriorityQueue
 
-    from crawler.frontier import JsonSerializer
+    from tdmcrawl.crawler.frontier import JsonSerializer
 
     server = redis.Redis(host=host, port=port)
     print(f"queue round trip, {n} requests (push all, pop all), redis on loopback")
     print(f"{'request':<14}{'serializer':<22}{'bytes/request':>15}{'round trips/s':>15}")
     for kind in ("followed link", "retried 5xx"):
         count = n if kind == "followed link" else max(50, n // 20)
-        for label, serializer in (("scrapy-redis pickle", picklecompat),
-                                  ("tdmcrawl JSON", JsonSerializer)):
+        for label, serializer in (
+            ("scrapy-redis pickle", picklecompat),
+            ("tdmcrawl JSON", JsonSerializer),
+        ):
             requests, spider = _requests(kind, count)
             queue = PriorityQueue(server, spider, f"bench:{label}:{kind}", serializer)
             queue.clear()
@@ -74,7 +82,7 @@ def bench_queue(host: str, port: int, n: int) -> None:
 
 
 def bench_crawl(host: str, port: int, pages: int, delay: float) -> None:
-    from tests.web_support import FAST, slow_web, start_tdmcrawl
+    from tests.support.web import FAST, slow_web, start_tdmcrawl
 
     print(f"\ncrawl of {pages} pages, {delay} s each, CONCURRENT_REQUESTS=4 per node")
     print(f"{'setup':<28}{'seconds':>10}{'pages/s':>10}")
@@ -84,15 +92,27 @@ def bench_crawl(host: str, port: int, pages: int, delay: float) -> None:
                 # A wide site: the index links every page.
                 site = web.sites["slow"]
                 index = "".join(f'<a href="/p{i}.html">{i}</a>' for i in range(pages))
-                from crawler.loopback import html_reply
+                from tdmcrawl.crawler.demo.loopback import html_reply
 
                 site.add("/", html_reply(index))
                 url = f"redis://{host}:{port}/{nodes}"
                 start = time.perf_counter()
-                procs = [start_tdmcrawl("crawl", web.url("slow", "/"), "--out",
-                                        f"{tmp}/n{nodes}-{i}", "--redis", url, "--progress", "0",
-                                        *FAST, "-s", "CONCURRENT_REQUESTS=4")
-                         for i in range(nodes)]
+                procs = [
+                    start_tdmcrawl(
+                        "crawl",
+                        web.url("slow", "/"),
+                        "--out",
+                        f"{tmp}/n{nodes}-{i}",
+                        "--redis",
+                        url,
+                        "--progress",
+                        "0",
+                        *FAST,
+                        "-s",
+                        "CONCURRENT_REQUESTS=4",
+                    )
+                    for i in range(nodes)
+                ]
                 for proc in procs:
                     proc.communicate(timeout=600)
                 elapsed = time.perf_counter() - start
@@ -107,7 +127,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=60)
     ap.add_argument("--delay", type=float, default=0.2)
     args = ap.parse_args()
-    from redis_support import redis_server
+    from tests.support.redis import redis_server
 
     with redis_server() as (host, port):
         bench_queue(host, port, args.requests)

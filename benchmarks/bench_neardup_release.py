@@ -24,9 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from crawler.neardup import BATCH, CRAWL_PREFIX, PageSpool, ReservedWorks
-from dedup import DEFAULT_CONFIG, Fingerprint, MemoryIndex, fingerprint
-from optout.decision import Decision
+from tdmcrawl.crawler.gates.neardup import BATCH, PageSpool
+from tdmcrawl.crawler.reserved import CRAWL_PREFIX, ReservedWorks
+from tdmcrawl.dedup import DEFAULT_CONFIG, Fingerprint, MemoryIndex, fingerprint
+from tdmcrawl.optout.decision import Decision
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -43,7 +44,7 @@ def make_text(pool: list[str], rng: random.Random, words: int = 300) -> str:
     out: list[str] = []
     while sum(len(s.split()) for s in out) < words:
         start = rng.randrange(len(pool) - 20)
-        out += pool[start:start + rng.randint(3, 8)]
+        out += pool[start : start + rng.randint(3, 8)]
     return " ".join(out)
 
 
@@ -73,8 +74,11 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         works = ReservedWorks(MemoryIndex(DEFAULT_CONFIG, shingle_file=work / "shingles.bin"))
         fps = [fingerprint(t) for t in reserved]
-        t_index = timed(lambda: works.index.add_many(
-            (f"{CRAWL_PREFIX}https://r.example/{i}", fp) for i, fp in enumerate(fps) if fp))
+        t_index = timed(
+            lambda: works.index.add_many(
+                (f"{CRAWL_PREFIX}https://r.example/{i}", fp) for i, fp in enumerate(fps) if fp
+            )
+        )
         spool = PageSpool(work / "spool.sqlite")
         page_fps: list[Fingerprint] = []
 
@@ -117,8 +121,10 @@ def main(argv: list[str] | None = None) -> None:
         text_bytes = sum(len(t.encode()) for t in pages)
 
     n = args.pages
-    print(f"near-duplicate gate and release step: {n} pages, {args.reserved} reserved works, "
-          f"batch {BATCH}, one core\n")
+    print(
+        f"near-duplicate gate and release step: {n} pages, {args.reserved} reserved works, "
+        f"batch {BATCH}, one core\n"
+    )
     rows = [
         ("index build (reserved works)", t_index, args.reserved),
         ("gate: fingerprint + query", t_gate, n),
@@ -131,10 +137,14 @@ def main(argv: list[str] | None = None) -> None:
     for name, seconds, count in rows:
         rate = f"{count / seconds:10.0f}" if seconds > 1e-3 else f"{'no query':>10}"
         print(f"{name:36} {seconds:9.3f} {seconds / count * 1e6:9.0f} {rate}")
-    print(f"\ncopies found by the final pass: batched {found[0]}, one by one {single[0]} "
-          f"(planted: {len(range(0, n, 50))})")
-    print(f"spool on disk: {spool_bytes / n:.0f} bytes/page; page text: {text_bytes / n:.0f} "
-          f"bytes/page (never stored)")
+    print(
+        f"\ncopies found by the final pass: batched {found[0]}, one by one {single[0]} "
+        f"(planted: {len(range(0, n, 50))})"
+    )
+    print(
+        f"spool on disk: {spool_bytes / n:.0f} bytes/page; page text: {text_bytes / n:.0f} "
+        f"bytes/page (never stored)"
+    )
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 from protego import Protego
 
-from optout.ai_agents import ai_training_tokens
-from optout.policy import OriginSignals, PolicyConfig, ResponseSignals, evaluate
-from optout.robots import RobotsTxt
+from tdmcrawl.optout.ai_agents import ai_training_tokens
+from tdmcrawl.optout.policy import OriginSignals, PolicyConfig, ResponseSignals, evaluate
+from tdmcrawl.optout.robots import RobotsTxt
 
 AI_TXT = b"User-agent: *\nDisallow: *.jpg\n"
 
@@ -30,7 +30,8 @@ def robots_text(tokens: tuple[str, ...]) -> str:
     return (
         "User-agent: *\nDisallow: /admin/\nContent-Signal: search=yes, ai-train=no\n"
         "Content-Usage: train-ai=n\nContent-Usage: /open/ train-ai=y\n\n"
-        + "".join(f"User-agent: {t}\n" for t in tokens) + "Disallow: /\n\n"
+        + "".join(f"User-agent: {t}\n" for t in tokens)
+        + "Disallow: /\n\n"
         + "".join(f"User-agent: bot{i}\nDisallow: /p{i}/\n" for i in range(200))
     )
 
@@ -67,35 +68,68 @@ def main() -> None:
     no_agents = PolicyConfig(ai_agents=False)
 
     rows = [
-        ("Protego can_fetch, our token only", 1,
-         per_call_us(lambda i: protego.can_fetch(urls[i], "tdmcrawl"), n, repeat)),
-        ("optout.robots allowed, our token only", 1,
-         per_call_us(lambda i: ours.allowed(urls[i], "tdmcrawl"), n, repeat)),
-        (f"Protego can_fetch x {len(tokens) + 1} tokens (ours + AI list)", len(tokens) + 1,
-         per_call_us(lambda i: [protego.can_fetch(urls[i], t) for t in ("tdmcrawl", *tokens)],
-                     n, repeat)),
-        ("optout.evaluate pre-fetch, every signal", len(tokens) + 1,
-         per_call_us(lambda i: evaluate(urls[i], origin), n, repeat)),
-        ("optout.evaluate pre-fetch, ai_agents off", 1,
-         per_call_us(lambda i: evaluate(urls[i], origin, config=no_agents), n, repeat)),
+        (
+            "Protego can_fetch, our token only",
+            1,
+            per_call_us(lambda i: protego.can_fetch(urls[i], "tdmcrawl"), n, repeat),
+        ),
+        (
+            "optout.robots allowed, our token only",
+            1,
+            per_call_us(lambda i: ours.allowed(urls[i], "tdmcrawl"), n, repeat),
+        ),
+        (
+            f"Protego can_fetch x {len(tokens) + 1} tokens (ours + AI list)",
+            len(tokens) + 1,
+            per_call_us(
+                lambda i: [protego.can_fetch(urls[i], t) for t in ("tdmcrawl", *tokens)], n, repeat
+            ),
+        ),
+        (
+            "optout.evaluate pre-fetch, every signal",
+            len(tokens) + 1,
+            per_call_us(lambda i: evaluate(urls[i], origin), n, repeat),
+        ),
+        (
+            "optout.evaluate pre-fetch, ai_agents off",
+            1,
+            per_call_us(lambda i: evaluate(urls[i], origin, config=no_agents), n, repeat),
+        ),
     ]
-    print(f"robots.txt: {len(robots.splitlines())} lines, {len(tokens)} AI-training tokens; "
-          f"{n} URLs, best of {repeat}")
+    print(
+        f"robots.txt: {len(robots.splitlines())} lines, {len(tokens)} AI-training tokens; "
+        f"{n} URLs, best of {repeat}"
+    )
     print(f"{'pre-fetch, per URL':<52} {'tokens':>6} {'µs/URL':>9} {'vs Protego':>11}")
     base = rows[0][2]
     for label, count, us in rows:
         print(f"{label:<52} {count:>6} {us:>9.1f} {us / base:>10.1f}x")
 
-    head = ('<html><head><meta charset="utf-8"><title>Жаңалықтар</title>'
-            + '<meta name="x" content="y">' * 30 + '<meta name="robots" content="noai"></head>')
-    page = (head + "<body>" + "<p>Қазақ тілі мәтіні, жаңалықтар мен мақалалар.</p>" * 3000
-            + "</body></html>").encode()
-    html = ResponseSignals(200, [("Content-Type", "text/html; charset=utf-8"),
-                                 ("X-Robots-Tag", "noarchive"), ("tdm-reservation", "0")], page)
+    head = (
+        '<html><head><meta charset="utf-8"><title>Жаңалықтар</title>'
+        + '<meta name="x" content="y">' * 30
+        + '<meta name="robots" content="noai"></head>'
+    )
+    page = (
+        head
+        + "<body>"
+        + "<p>Қазақ тілі мәтіні, жаңалықтар мен мақалалар.</p>" * 3000
+        + "</body></html>"
+    ).encode()
+    html = ResponseSignals(
+        200,
+        [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("X-Robots-Tag", "noarchive"),
+            ("tdm-reservation", "0"),
+        ],
+        page,
+    )
     bare = ("<p>text</p>" * 30000).encode()
     no_meta = ResponseSignals(200, [("Content-Type", "text/html")], bare)
-    image = ResponseSignals(200, [("Content-Type", "image/jpeg"),
-                                  ("X-Robots-Tag", "noimageai")], b"\xff" * 100_000)
+    image = ResponseSignals(
+        200, [("Content-Type", "image/jpeg"), ("X-Robots-Tag", "noimageai")], b"\xff" * 100_000
+    )
     post = [
         (f"HTML page with 32 <meta> ({len(page) // 1024} KiB)", html),
         (f"HTML without <head> ({len(bare) // 1024} KiB)", no_meta),

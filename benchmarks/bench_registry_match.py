@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from registry import RegistryReader, tokens
-from registry.entries import new_id, utc_now
-from registry.matcher import UrlMatcher
-from registry.store import NewEntry, Registry
-from registry.urlrules import (
+from tdmcrawl.registry import RegistryReader, tokens
+from tdmcrawl.registry.entries import new_id, utc_now
+from tdmcrawl.registry.matcher import UrlMatcher
+from tdmcrawl.registry.store import NewEntry, Registry
+from tdmcrawl.registry.urlrules import (
     RuleKind,
     UrlRule,
     match_key,
@@ -29,7 +29,16 @@ from registry.urlrules import (
 )
 
 WORDS = [
-    "news", "blog", "kitap", "adebiet", "makala", "zhanalyk", "sport", "ilim", "madeniet", "tarih",
+    "news",
+    "blog",
+    "kitap",
+    "adebiet",
+    "makala",
+    "zhanalyk",
+    "sport",
+    "ilim",
+    "madeniet",
+    "tarih",
 ]
 TLDS = ["kz", "ru", "com", "org", "қаз"]
 
@@ -95,11 +104,22 @@ def build_registry_file(path: Path, rules: list[UrlRule]) -> float:
     with Registry(path) as reg, reg._write():
         for rule in rules:
             now = utc_now()
-            reg._insert_unchecked(NewEntry(
-                id=new_id(), kind=rule.kind, pattern=rule.pattern, rule_key=rule.key,
-                host=rule.host, scope="train-ai", author="bench", email=None, title=None,
-                created_at=now, updated_at=now, token_hash=token_hash,
-            ))
+            reg._insert_unchecked(
+                NewEntry(
+                    id=new_id(),
+                    kind=rule.kind,
+                    pattern=rule.pattern,
+                    rule_key=rule.key,
+                    host=rule.host,
+                    scope="train-ai",
+                    author="bench",
+                    email=None,
+                    title=None,
+                    created_at=now,
+                    updated_at=now,
+                    token_hash=token_hash,
+                )
+            )
     return time.perf_counter() - start
 
 
@@ -133,18 +153,26 @@ def main() -> None:
         ("host index, URL on a host with rules", per_url_us(matcher.match, hits)),
         ("RegistryReader.match_url, host with rules", reader_hit),
         ("normalize_url alone (w3lib canonicalize)", per_url_us(normalize_url, hits)),
-        ("linear scan over every rule (60 URLs)",
-         per_url_us(lambda u: linear_match(rules, u), linear_sample, repeat=1)),
+        (
+            "linear scan over every rule (60 URLs)",
+            per_url_us(lambda u: linear_match(rules, u), linear_sample, repeat=1),
+        ),
     ]
-    print(f"URL-rule matching, {len(rules):,} rules "
-          f"(40% domains, 30% prefixes, 30% exact URLs); {args.urls:,} URLs per row")
+    print(
+        f"URL-rule matching, {len(rules):,} rules "
+        f"(40% domains, 30% prefixes, 30% exact URLs); {args.urls:,} URLs per row"
+    )
     print(f"{'method':<46} {'µs/URL':>10} {'URLs/s':>12}")
     for name, us in rows:
         print(f"{name:<46} {us:>10.2f} {1e6 / us:>12,.0f}")
-    print(f"\nhits among 'with rules' URLs: {matched:,}/{len(hits):,} "
-          f"(exact-rule hosts get other pages, which must not match)")
-    print(f"build index in memory: {build_s:.2f} s; write {len(rules):,} entries to SQLite: "
-          f"{write_s:.2f} s; RegistryReader load: {load_s:.2f} s")
+    print(
+        f"\nhits among 'with rules' URLs: {matched:,}/{len(hits):,} "
+        f"(exact-rule hosts get other pages, which must not match)"
+    )
+    print(
+        f"build index in memory: {build_s:.2f} s; write {len(rules):,} entries to SQLite: "
+        f"{write_s:.2f} s; RegistryReader load: {load_s:.2f} s"
+    )
 
 
 if __name__ == "__main__":

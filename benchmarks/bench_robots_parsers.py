@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from optout.ai_agents import ai_training_tokens  # noqa: E402
-from optout.robots import RobotsTxt  # noqa: E402
+from tdmcrawl.optout.ai_agents import ai_training_tokens  # noqa: E402
+from tdmcrawl.optout.robots import RobotsTxt  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "robots"
 
@@ -105,10 +105,20 @@ def conformance(cases: list[dict], prepare: Prepare) -> dict[str, list[str]]:
 def _urls(count: int) -> list[str]:
     rng = random.Random(9309)
     paths = [
-        "/", "/news/{n}", "/news/2026/11/{n}.html", "/wp-admin/{n}", "/wp-admin/admin-ajax.php",
-        "/private/press/{n}", "/private/{n}", "/search?q={n}", "/files/{n}.pdf",
-        "/tag/ai/page/{n}/", "/post/{n}?replytocom={n}", "/қазақша/жабық/{n}",
-        "/%D0%BA%D0%B0%D0%B7/{n}", "/category/{n}/feed/",
+        "/",
+        "/news/{n}",
+        "/news/2026/11/{n}.html",
+        "/wp-admin/{n}",
+        "/wp-admin/admin-ajax.php",
+        "/private/press/{n}",
+        "/private/{n}",
+        "/search?q={n}",
+        "/files/{n}.pdf",
+        "/tag/ai/page/{n}/",
+        "/post/{n}?replytocom={n}",
+        "/қазақша/жабық/{n}",
+        "/%D0%BA%D0%B0%D0%B7/{n}",
+        "/category/{n}/feed/",
     ]
     return [
         "https://news.example.kz" + rng.choice(paths).format(n=rng.randrange(10_000))
@@ -154,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     ai_tokens = list(ai_training_tokens().tokens)
 
     print(f"Conformance: {n_all} cases ({n_required} RFC-required: rfc9309 + ai rows)")
-    print(f"{'parser':16} {'version':16} {'RFC required':>13} {'all (RFC)':>10} "
-          f"{'all (Google)':>13}")
+    print(
+        f"{'parser':16} {'version':16} {'RFC required':>13} {'all (RFC)':>10} {'all (Google)':>13}"
+    )
     results = {}
     for name, dist, prepare in PARSERS:
         if not _available(prepare):
@@ -173,15 +184,18 @@ def main(argv: list[str] | None = None) -> int:
     for name, (_, _, failed) in results.items():
         ids = failed["rfc_required"]
         tests = sorted({i.split("#")[0] for i in ids})
-        print(f"{name}: fails {len(ids)} RFC-required case(s) in {len(tests)} test(s)"
-              + (f": {', '.join(tests)}" if tests else ""))
+        print(
+            f"{name}: fails {len(ids)} RFC-required case(s) in {len(tests)} test(s)"
+            + (f": {', '.join(tests)}" if tests else "")
+        )
         if args.show_failures and failed["rfc_all"]:
             print("   all failures:", ", ".join(failed["rfc_all"]))
 
-    print(f"\nSpeed on {DATA.name}/ai_robots_style.txt ({len(text.splitlines())} lines), "
-          f"{len(urls)} URLs")
-    print(f"{'parser':16} {'parse ms':>9} {'own token checks/s':>19} "
-          f"{'AI-token checks/s':>18}")
+    print(
+        f"\nSpeed on {DATA.name}/ai_robots_style.txt ({len(text.splitlines())} lines), "
+        f"{len(urls)} URLs"
+    )
+    print(f"{'parser':16} {'parse ms':>9} {'own token checks/s':>19} {'AI-token checks/s':>18}")
     for name, (_, prepare, _) in results.items():
         parse_ms, own = speed(prepare, text, ["tdmcrawl"], urls)
         ai_urls = urls[: max(1, len(urls) // 10)]
@@ -189,16 +203,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:16} {parse_ms:>9.2f} {own:>19,.0f} {ai:>18,.0f}")
     big = _large_file(text)
     big_urls = urls[: max(1, len(urls) // 10)]
-    print(f"\nLarge file: {len(big) // 1024} KiB, {len(big.splitlines())} lines, "
-          f"{len(big_urls)} URLs, own token")
+    print(
+        f"\nLarge file: {len(big) // 1024} KiB, {len(big.splitlines())} lines, "
+        f"{len(big_urls)} URLs, own token"
+    )
     print(f"{'parser':16} {'parse ms':>9} {'checks/s':>19}")
     for name, (_, prepare, _) in results.items():
         parse_ms, own = speed(prepare, big, ["tdmcrawl"], big_urls)
         print(f"{name:16} {parse_ms:>9.2f} {own:>19,.0f}")
-    print("\n(fast-robotstxt's API takes the file text on every check and re-parses it, so its "
-          "parse time is inside checks/s)")
-    print(f"(AI-token checks: {len(ai_tokens)} tokens x {max(1, len(urls) // 10)} URLs, one "
-          "check per pair; optout.ai_agents batches them with RobotsTxt.verdicts)")
+    print(
+        "\n(fast-robotstxt's API takes the file text on every check and re-parses it, so its "
+        "parse time is inside checks/s)"
+    )
+    print(
+        f"(AI-token checks: {len(ai_tokens)} tokens x {max(1, len(urls) // 10)} URLs, one "
+        "check per pair; optout.ai_agents batches them with RobotsTxt.verdicts)"
+    )
     robots = RobotsTxt.parse(text.encode("utf-8"))
     start = time.perf_counter()
     for url in urls:

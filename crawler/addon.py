@@ -1,6 +1,6 @@
 """The Scrapy add-on: one ``ADDONS`` entry gives a Scrapy project tdmcrawl's gates and output.
 
-    ADDONS = {"crawler.addon.TdmcrawlAddon": 0}
+    ADDONS = {"tdmcrawl.crawler.addon.TdmcrawlAddon": 0}
 
 ``tdmcrawl crawl`` uses this same add-on, so a plain Scrapy project and the
 command decide alike. Politeness defaults are set at the ``addon`` priority,
@@ -11,11 +11,27 @@ it allows everything when robots.txt fails, and the origin gate replaces it.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from crawler import settings as tdm_settings
-from crawler.politeness import accept_encoding
+from tdmcrawl.crawler import frontier
+from tdmcrawl.crawler import settings as tdm_settings
+from tdmcrawl.crawler.capture import CaptureMiddleware, WireHTTP11DownloadHandler
+from tdmcrawl.crawler.gates.neardup import NearDuplicateGate
+from tdmcrawl.crawler.gates.netguard import NetGuardMiddleware
+from tdmcrawl.crawler.gates.origin import OriginGateMiddleware
+from tdmcrawl.crawler.gates.response import ResponseGateMiddleware
+from tdmcrawl.crawler.output import WarcOutputPipeline
+from tdmcrawl.crawler.pages import PageItemMiddleware
+from tdmcrawl.crawler.politeness import CrawlDelayAutoThrottle, accept_encoding
+from tdmcrawl.crawler.progress import ProgressReporter
+from tdmcrawl.crawler.session import CrawlSession
+
+
+def path_of(cls: type) -> str:
+    """The import path Scrapy's component dicts use; the class itself is imported above,
+    so a missing or renamed module stops the crawl at start-up, never drops a gate."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
 
 # Downloader middlewares (process_request runs low -> high, process_response high -> low).
 NETGUARD = 90  # before anything reaches the network, including origin-file fetches
@@ -28,19 +44,21 @@ OUTPUT = 1000  # the last item pipeline
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.netguard.NetGuardMiddleware": NETGUARD,
-    "crawler.origin_gate.OriginGateMiddleware": ORIGIN_GATE,
-    "crawler.response_gate.ResponseGateMiddleware": RESPONSE_GATE,
-    "crawler.capture.CaptureMiddleware": CAPTURE,
+    path_of(NetGuardMiddleware): NETGUARD,
+    path_of(OriginGateMiddleware): ORIGIN_GATE,
+    path_of(ResponseGateMiddleware): RESPONSE_GATE,
+    path_of(CaptureMiddleware): CAPTURE,
 }
-SPIDER_MIDDLEWARES = {"crawler.pages.PageItemMiddleware": PAGE_ITEMS}
+SPIDER_MIDDLEWARES = {path_of(PageItemMiddleware): PAGE_ITEMS}
 EXTENSIONS = {
-    "crawler.session.CrawlSession": 0,
+    path_of(CrawlSession): 0,
     "scrapy.extensions.throttle.AutoThrottle": None,
-    "crawler.politeness.CrawlDelayAutoThrottle": 0,
-    "crawler.progress.ProgressReporter": 0,
+    path_of(CrawlDelayAutoThrottle): 0,
+    path_of(ProgressReporter): 0,
 }
-WIRE_HANDLER = "crawler.capture.WireHTTP11DownloadHandler"
+WIRE_HANDLER = path_of(WireHTTP11DownloadHandler)
+OUTPUT_PIPELINE = path_of(WarcOutputPipeline)
+NEAR_DUPLICATE_PIPELINE = path_of(NearDuplicateGate)
 
 # What a site owner would accept from a polite crawler; all overridable with -s.
 POLITENESS = {
@@ -71,41 +89,21 @@ class TdmcrawlAddon:
         headers = dict(settings.getdict("DEFAULT_REQUEST_HEADERS"))
         # Only codings warcio can decode on read-back (Scrapy would add zstd).
         headers["Accept-Encoding"] = accept_encoding()
-        settings.set("DEFAULT_REQUEST_HEADERS", headers,
-                     priority=max(settings.getpriority("DEFAULT_REQUEST_HEADERS") or 0, 20))
+        settings.set(
+            "DEFAULT_REQUEST_HEADERS",
+            headers,
+            priority=max(settings.getpriority("DEFAULT_REQUEST_HEADERS") or 0, 20),
+        )
 
-        for path, priority in DOWNLOADER_MIDDLEWARES.items():
-            if priority is None or _importable(path):
-                settings["DOWNLOADER_MIDDLEWARES"][path] = priority
-        for path, priority in SPIDER_MIDDLEWARES.items():
-            settings["SPIDER_MIDDLEWARES"][path] = priority
-        for path, priority in EXTENSIONS.items():
-            if priority is None or _importable(path):
-                settings["EXTENSIONS"][path] = priority
-        if tdm_settings.getbool(settings, "TDMCRAWL_OUTPUT") and _importable(
-            "crawler.output.WarcOutputPipeline"
-        ):
-            settings["ITEM_PIPELINES"]["crawler.output.WarcOutputPipeline"] = OUTPUT
-            if tdm_settings.getbool(settings, "TDMCRAWL_DEDUP") and _importable(
-                "crawler.neardup.NearDuplicateGate"
-            ):
-                settings["ITEM_PIPELINES"]["crawler.neardup.NearDuplicateGate"] = NEAR_DUPLICATE
-        if _importable(WIRE_HANDLER):
-            handlers = settings["DOWNLOAD_HANDLERS"]
-            for scheme in ("http", "https"):
-                handlers[scheme] = WIRE_HANDLER
+        settings["DOWNLOADER_MIDDLEWARES"].update(DOWNLOADER_MIDDLEWARES)
+        settings["SPIDER_MIDDLEWARES"].update(SPIDER_MIDDLEWARES)
+        settings["EXTENSIONS"].update(EXTENSIONS)
+        if tdm_settings.getbool(settings, "TDMCRAWL_OUTPUT"):
+            settings["ITEM_PIPELINES"][OUTPUT_PIPELINE] = OUTPUT
+            if tdm_settings.getbool(settings, "TDMCRAWL_DEDUP"):
+                settings["ITEM_PIPELINES"][NEAR_DUPLICATE_PIPELINE] = NEAR_DUPLICATE
+        handlers = settings["DOWNLOAD_HANDLERS"]
+        for scheme in ("http", "https"):
+            handlers[scheme] = WIRE_HANDLER
         if settings.get("TDMCRAWL_FRONTIER_REDIS"):
-            from crawler.frontier import configure  # the redis extra, only when asked for
-
-            configure(settings)
-
-
-def _importable(path: str) -> bool:
-    module_name, _, attr = path.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return False  # a part written by another helper has not landed yet
-        raise
-    return hasattr(module, attr)
+            frontier.configure(settings)  # checks that the `redis` extra is installed

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -32,56 +32,15 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from tdmcrawl.crawler.clock import utc_now
+from tdmcrawl.crawler.warc.capture import Capture, Header
+
 logger = logging.getLogger(__name__)
 
-META_KEY = "tdmcrawl_capture"
+CAPTURE_META = "tdmcrawl_capture"
 # Set by the wire handler on the request, consumed (popped) by the middleware.
 _WIRE_META_KEY = "_tdmcrawl_wire"
 _STARTED_META_KEY = "_tdmcrawl_fetch_started"
-
-Header = tuple[bytes, bytes]
-
-
-@dataclass(frozen=True)
-class Capture:
-    """One HTTP exchange as received: the source of a WARC request+response pair.
-
-    ``headers`` keeps every response header line, repeats included, in the
-    order received when ``wire`` is True (grouped per name otherwise).
-    ``body`` is the payload as received: content-coding (gzip, br) kept,
-    transfer-coding (chunked) already removed by Twisted.
-    """
-
-    url: str
-    protocol: str  # "HTTP/1.1"
-    status: int
-    reason: str  # reason phrase as received ("" if the server sent none)
-    headers: tuple[Header, ...]
-    body: bytes
-    request_method: str
-    request_target: str  # path and query as sent
-    request_protocol: str
-    request_headers: tuple[Header, ...]
-    request_body: bytes
-    peer_ip: str | None
-    fetched_at: datetime  # UTC, when the request was sent
-    wire: bool = True  # False: status line and headers rebuilt from Scrapy's parse
-    truncated: bool = False  # body cut short (Scrapy's "dataloss" flag)
-
-    @property
-    def status_line(self) -> str:
-        return f"{self.status} {self.reason}" if self.reason else str(self.status)
-
-    def header_values(self, name: str) -> list[bytes]:
-        wanted = name.lower().encode("latin-1")
-        return [value for key, value in self.headers if key.lower() == wanted]
-
-    @property
-    def content_type(self) -> str:
-        values = self.header_values("Content-Type")
-        if not values:
-            return ""
-        return values[-1].split(b";", 1)[0].strip().decode("latin-1").lower()
 
 
 @dataclass(frozen=True)
@@ -102,7 +61,7 @@ def capture_from_response(
     request carries one; otherwise rebuilds what Scrapy kept.
     """
     wire: _WireHead | None = request.meta.pop(_WIRE_META_KEY, None)
-    started = started or request.meta.pop(_STARTED_META_KEY, None) or datetime.now(UTC)
+    started = started or request.meta.pop(_STARTED_META_KEY, None) or utc_now()
     peer_ip = str(response.ip_address) if response.ip_address is not None else None
     truncated = "dataloss" in response.flags
     if wire is not None:
@@ -163,7 +122,7 @@ class CaptureMiddleware:
     """Downloader middleware (priority 595) storing a :class:`Capture` in meta."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None, stats: Any = None) -> None:
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utc_now
         self._stats = stats
         self._warned_no_wire = False
 
@@ -188,7 +147,7 @@ class CaptureMiddleware:
                 )
         if self._stats is not None:
             self._stats.inc_value(f"tdmcrawl/capture/{'wire' if capture.wire else 'rebuilt'}")
-        request.meta[META_KEY] = capture
+        request.meta[CAPTURE_META] = capture
         return response
 
 
@@ -230,7 +189,7 @@ if _http11 is not None:
 
     class _WireProtocol(_http11._LenientHTTP11ClientProtocol):
         def request(self, request: Any) -> Any:
-            sent_at = datetime.now(UTC)
+            sent_at = utc_now()
             d = super().request(request)
             self._parser.__class__ = _WireParser
             head = _request_head(request)
@@ -283,7 +242,7 @@ class WireHTTP11DownloadHandler(_HANDLER_BASE):
     """Scrapy's HTTP/1.1 download handler, keeping the wire head of each exchange.
 
     Install with ``DOWNLOAD_HANDLERS = {"http": PATH, "https": PATH}`` where
-    PATH is ``"crawler.capture.WireHTTP11DownloadHandler"``.
+    PATH is ``"tdmcrawl.crawler.capture.WireHTTP11DownloadHandler"``.
     """
 
     def __init__(self, crawler: Crawler) -> None:

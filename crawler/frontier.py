@@ -46,19 +46,25 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
+from twisted.internet import task
 
-from crawler import settings as tdm_settings
-from crawler.netguard import SEED_META
+from tdmcrawl.crawler import settings as tdm_settings
+from tdmcrawl.crawler.capture import CAPTURE_META
+from tdmcrawl.crawler.clock import iso_utc
+from tdmcrawl.crawler.errors import ConfigError, FrontierError
+from tdmcrawl.crawler.gates.netguard import SEED_META
+from tdmcrawl.crawler.gates.origin import PREFETCH_META
+from tdmcrawl.crawler.gates.response import DECISION_META
 
 logger = logging.getLogger(__name__)
 
 EXTRA_HINT = "pip install 'tdmcrawl[redis]'"
-SCHEDULER = "crawler.frontier.FrontierScheduler"
+SCHEDULER = "tdmcrawl.crawler.frontier.FrontierScheduler"
 DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
 BUSY_TTL = 30  # seconds a node counts as busy without a heartbeat (a killed node)
 HEARTBEAT = 0.5  # seconds between a node's checks of the shared queue while it waits
 # Meta that belongs to one fetch on one node: big (the raw capture) or recomputed by the gates.
-TRANSIENT_META = frozenset({"tdmcrawl_capture", "tdmcrawl_prefetch", "tdmcrawl_decision"})
+TRANSIENT_META = frozenset({CAPTURE_META, PREFETCH_META, DECISION_META})
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9:._-]+")
 
 # Pop the best request and mark this node busy in one step (see the module docstring).
@@ -79,14 +85,6 @@ for i = 1, #items, 2 do redis.call('ZADD', KEYS[1], items[i + 1], items[i]) end
 redis.call('DEL', KEYS[2])
 return #items / 2
 """
-
-
-class FrontierError(Exception):
-    """The shared frontier cannot be used: Redis unreachable, crawl already finished."""
-
-
-class ConfigError(FrontierError, ValueError):
-    """A frontier setting names something this installation lacks (the ``redis`` extra)."""
 
 
 def require_redis() -> None:
@@ -161,8 +159,7 @@ def connect(url: str) -> Any:
         client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
         client.ping()
     except (redis.RedisError, ValueError, OSError) as exc:
-        raise FrontierError(
-            f"cannot reach the Redis frontier at {redacted(url)}: {exc}") from exc
+        raise FrontierError(f"cannot reach the Redis frontier at {redacted(url)}: {exc}") from exc
     return client
 
 
@@ -193,8 +190,14 @@ def join(url: str, key: str, *, crawl_id: str, resume: bool) -> str:
     return shared.decode("utf-8") if shared else crawl_id
 
 
-def cli_options(url: str | None, seeds: list[str], state: dict[str, Any],
-                overrides: dict[str, str], *, resume: bool) -> dict[str, Any]:
+def cli_options(
+    url: str | None,
+    seeds: list[str],
+    state: dict[str, Any],
+    overrides: dict[str, str],
+    *,
+    resume: bool,
+) -> dict[str, Any]:
     """``tdmcrawl crawl --redis``: the settings of this node; updates ``state`` in place.
 
     The frontier URL, key and node name are kept in the out-dir state, so
@@ -203,21 +206,24 @@ def cli_options(url: str | None, seeds: list[str], state: dict[str, Any],
     unreachable or the frontier already finished.
     """
     saved = state.get("frontier") or {}
-    url = url or overrides.get("TDMCRAWL_FRONTIER_REDIS") or (saved.get("redis") if resume
-                                                             else None)
+    url = (
+        url or overrides.get("TDMCRAWL_FRONTIER_REDIS") or (saved.get("redis") if resume else None)
+    )
     if not url:
         if resume and saved.get("key"):
-            raise FrontierError("this node's frontier URL holds a password, which is not "
-                                "saved: resume with --redis URL")
+            raise FrontierError(
+                "this node's frontier URL holds a password, which is not "
+                "saved: resume with --redis URL"
+            )
         return {}
-    key = clean_key(overrides.get("TDMCRAWL_FRONTIER_KEY") or saved.get("key")
-                    or frontier_key(seeds))
+    key = clean_key(
+        overrides.get("TDMCRAWL_FRONTIER_KEY") or saved.get("key") or frontier_key(seeds)
+    )
     node = overrides.get("TDMCRAWL_NODE") or saved.get("node") or default_node()
     crawl_id = join(url, key, crawl_id=state["crawl_id"], resume=resume)
     state["crawl_id"] = crawl_id
     # A password is not written to disk: such a node is resumed with --redis again.
-    state["frontier"] = {"redis": None if urlsplit(url).password else url, "key": key,
-                         "node": node}
+    state["frontier"] = {"redis": None if urlsplit(url).password else url, "key": key, "node": node}
     return {
         "TDMCRAWL_FRONTIER_REDIS": url,
         "TDMCRAWL_FRONTIER_KEY": key,
@@ -275,8 +281,9 @@ class JsonSerializer:
             try:
                 meta[name] = _encode(value)
             except TypeError:
-                logger.warning("tdmcrawl frontier: meta %r of %s dropped (not JSON)",
-                               name, obj.get("url"))
+                logger.warning(
+                    "tdmcrawl frontier: meta %r of %s dropped (not JSON)", name, obj.get("url")
+                )
         obj["meta"] = meta
         out = {k: v if k == "meta" else _encode(v) for k, v in obj.items()}
         return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -319,15 +326,15 @@ class FrontierScheduler(_RedisScheduler):  # type: ignore[misc,valid-type]
         self._pop = self.server.register_script(_POP_SCRIPT)
         self._inflight: dict[int, tuple[Any, bytes]] = {}  # id(request) -> (request, data)
         requeued = self.server.register_script(_REQUEUE_SCRIPT)(
-            keys=[self.queue.key, self.inflight_key])
+            keys=[self.queue.key, self.inflight_key]
+        )
         if requeued:
-            logger.info("tdmcrawl frontier: %d request(s) of this node's last run queued again",
-                        requeued)
+            logger.info(
+                "tdmcrawl frontier: %d request(s) of this node's last run queued again", requeued
+            )
             if self.stats:
                 self.stats.set_value("tdmcrawl/frontier/requeued", int(requeued))
         self._busy_until = 0.0  # until then, this node's busy key is known to be set
-        from twisted.internet import task
-
         self._loop = task.LoopingCall(self._heartbeat)
         self._loop.start(HEARTBEAT, now=False)
         return result
@@ -366,8 +373,9 @@ class FrontierScheduler(_RedisScheduler):  # type: ignore[misc,valid-type]
     def next_request(self) -> Any:
         if self._inflight:
             self._forget_finished()
-        data = self._pop(keys=[self.queue.key, self.busy_key, self.inflight_key],
-                         args=[self.node, BUSY_TTL])
+        data = self._pop(
+            keys=[self.queue.key, self.busy_key, self.inflight_key], args=[self.node, BUSY_TTL]
+        )
         if not data:
             return None
         self._busy_until = time.monotonic() + BUSY_TTL / 2
@@ -391,8 +399,9 @@ class FrontierScheduler(_RedisScheduler):  # type: ignore[misc,valid-type]
         inprogress = getattr(slot, "inprogress", None)
         if inprogress is None:
             inprogress = set()
-        done = [key for key, (request, _data) in self._inflight.items()
-                if request not in inprogress]
+        done = [
+            key for key, (request, _data) in self._inflight.items() if request not in inprogress
+        ]
         if done:
             self.server.hdel(self.inflight_key, *(self._inflight.pop(k)[1] for k in done))
 
@@ -429,12 +438,11 @@ class FrontierScheduler(_RedisScheduler):  # type: ignore[misc,valid-type]
         self._busy_until = 0.0
         if len(self.queue) > 0 or self.busy_nodes():
             raise DontCloseSpider
-        from datetime import UTC, datetime
-
-        self.server.set(f"{self.prefix}:done",
-                        datetime.now(UTC).isoformat(timespec="seconds"), nx=True)
+        self.server.set(f"{self.prefix}:done", iso_utc(timespec="seconds"), nx=True)
 
     def busy_nodes(self) -> list[str]:
         pattern = f"{self.prefix}:busy:*"
-        return [k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
-                for k in self.server.scan_iter(match=pattern, count=100)]
+        return [
+            k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
+            for k in self.server.scan_iter(match=pattern, count=100)
+        ]

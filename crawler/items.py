@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from optout.decision import Decision
+from tdmcrawl.optout.decision import Decision
 
 
 @dataclass

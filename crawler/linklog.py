@@ -42,8 +42,11 @@ class LinkLog:
     def record(self, url: str, depth: int, links: Iterable[str]) -> None:
         if self._file is None:
             return
-        line = json.dumps({"url": url, "depth": depth, "links": list(links)},
-                          ensure_ascii=False, separators=(",", ":"))
+        line = json.dumps(
+            {"url": url, "depth": depth, "links": list(links)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         self._file.write(line + "\n")
         self._file.flush()  # a kill loses at most the line being written
 
@@ -68,8 +71,9 @@ def read_link_log(path: Path) -> dict[str, FollowedPage]:
         for line in handle:
             try:
                 row = json.loads(line)
-                page = FollowedPage(str(row["url"]), int(row["depth"]),
-                                    tuple(str(link) for link in row["links"]))
+                page = FollowedPage(
+                    str(row["url"]), int(row["depth"]), tuple(str(link) for link in row["links"])
+                )
             except (ValueError, KeyError, TypeError):
                 skipped += 1
                 continue

@@ -9,6 +9,7 @@ A page whose decision is not ``allowed`` is never written, whatever put it here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,14 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from crawler import settings as tds
-from crawler.capture import Capture
-from crawler.warc import (
-    BeforeClose,
-    PendingPage,
-    RotatingWarcWriter,
-    WarcRef,
-    record_offsets,
-    warcinfo_fields,
-)
+from tdmcrawl.crawler import settings as tds
+from tdmcrawl.crawler.audit.db import move_kept
+from tdmcrawl.crawler.provenance import warcinfo_fields
+from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.crawler.warc.capture import Capture
+from tdmcrawl.crawler.warc.records import WarcRef
+from tdmcrawl.crawler.warc.rewrite import PendingPage, record_offsets
+from tdmcrawl.crawler.warc.writer import BeforeClose, RotatingWarcWriter
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ class WarcOutputPipeline:
         max_size: int = 1_000_000_000,
         text_types: list[str] | None = None,
         stats: Any = None,
-        session_getter: Any = None,
+        session_getter: Callable[[], CrawlSession | None] | None = None,
         before_close: BeforeClose | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
@@ -81,7 +80,7 @@ class WarcOutputPipeline:
             max_size=max_size,
             text_types=tds.getlist(settings, "TDMCRAWL_TEXT_TYPES"),
             stats=crawler.stats,
-            session_getter=lambda: getattr(crawler, "tdmcrawl_session", None),
+            session_getter=lambda: CrawlSession.of(crawler),
         )
         pipeline.writer.before_close = pipeline._release_check
         # close_spider is not reached when the engine stops early: close on both.
@@ -97,7 +96,7 @@ class WarcOutputPipeline:
             # The end-of-crawl release step: files closed earlier, against the final index.
             self._final_done = True
             session = self._session_getter()
-            for hook in getattr(session, "final_release_hooks", None) or ():
+            for hook in session.final_release_hooks if session is not None else ():
                 hook(self.writer.directory)
         if self.stats is not None:
             files = [p for p in self.writer.finished if p.exists()]
@@ -140,7 +139,7 @@ class WarcOutputPipeline:
         """
         session = self._session_getter()
         vetoed: set[str] = set()
-        for hook in getattr(session, "release_hooks", None) or ():
+        for hook in session.release_hooks if session is not None else ():
             vetoed.update(hook(path, pages))
         if vetoed:
             gone = [p for p in pages if vetoed.intersection(p.record_ids)]
@@ -154,20 +153,29 @@ class WarcOutputPipeline:
             return
         offsets = record_offsets(path)
         self._moved = (path.name, offsets)
-        audit = getattr(self._session_getter(), "audit", None)
+        session = self._session_getter()
+        audit = session.audit if session is not None else None
         if audit is not None:
-            from crawler.auditdb import move_kept
-
-            move_kept(audit, path.name, {p.ref.record_id: offsets[p.ref.record_id]
-                                         for p in kept if p.ref.record_id in offsets})
+            move_kept(
+                audit,
+                path.name,
+                {
+                    p.ref.record_id: offsets[p.ref.record_id]
+                    for p in kept
+                    if p.ref.record_id in offsets
+                },
+            )
 
     def _audit_kept(self, url: str, ref: WarcRef, decision: Any) -> None:
         session = self._session_getter()
-        audit = getattr(session, "audit", None)
+        audit = session.audit if session is not None else None
         if audit is None:
             return
         audit.record_kept(
-            url, warc_file=ref.filename, offset=ref.offset, record_id=ref.record_id,
+            url,
+            warc_file=ref.filename,
+            offset=ref.offset,
+            record_id=ref.record_id,
             decision=decision,
         )
 

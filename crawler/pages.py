@@ -14,11 +14,12 @@ from typing import Any
 
 from scrapy.http import Response
 
-from crawler import settings as tdm_settings
-from crawler.items import PageItem
-from crawler.response_gate import DECISION_META, extract_text
-from crawler.session import CrawlSession
-from optout.decision import Decision
+from tdmcrawl.crawler import settings as tdm_settings
+from tdmcrawl.crawler.capture import CAPTURE_META
+from tdmcrawl.crawler.gates.response import DECISION_META, extract_text
+from tdmcrawl.crawler.items import PageItem
+from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.optout.decision import Decision
 
 
 class PageItemMiddleware:
@@ -52,14 +53,12 @@ class PageItemMiddleware:
         return PageItem(
             url=response.url,
             decision=Decision.from_dict(decision),
-            capture=response.meta.get("tdmcrawl_capture"),
+            capture=response.meta.get(CAPTURE_META),
             text=extract_text(response),
             depth=int(response.meta.get("depth", 0)),
         )
 
-    def process_spider_output(
-        self, response: Response, result: Iterable[Any]
-    ) -> Iterator[Any]:
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
         item = self.page_item(response)
         if item is not None:
             yield item

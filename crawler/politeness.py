@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from scrapy.extensions.throttle import AutoThrottle
+from scrapy.utils.httpobj import urlparse_cached
+from warcio.bufferedreaders import BufferedReader
 
-from crawler.session import CrawlSession
+from tdmcrawl.crawler.session import CrawlSession
 
 
 class CrawlDelayAutoThrottle(AutoThrottle):
@@ -46,17 +48,10 @@ def apply_crawl_delay(crawler: Any, host: str, delay: float) -> None:
 def accept_encoding() -> str:
     """The content codings warcio decodes on read-back (br only with brotli installed)."""
     codings = ["gzip", "deflate"]
-    try:
-        from warcio.bufferedreaders import BufferedReader
-
-        if "br" in BufferedReader.DECOMPRESSORS:
-            codings.append("br")
-    except ImportError:
-        pass
+    if "br" in BufferedReader.DECOMPRESSORS:
+        codings.append("br")
     return ", ".join(codings)
 
 
 def _host_of(response: Any) -> str:
-    from scrapy.utils.httpobj import urlparse_cached
-
     return urlparse_cached(response).hostname or ""

@@ -15,8 +15,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
-from crawler import settings as tdm_settings
-from crawler.session import CrawlSession
+from tdmcrawl.crawler import settings as tdm_settings
+from tdmcrawl.crawler.session import CrawlSession
 
 
 class ProgressReporter:
@@ -93,8 +93,10 @@ def summary_table(kept: int, excluded: Counter[tuple[str, str]]) -> str:
     rows.append(("total excluded", "", str(sum(excluded.values()))))
     header = ("outcome", "stage", "pages")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+
     def fmt(row: tuple[str, str, str]) -> str:
         return f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}"
+
     rule = "-" * (sum(widths) + 4)
     return "\n".join([fmt(header), rule, *(fmt(r) for r in rows)])
 

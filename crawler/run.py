@@ -10,44 +10,16 @@ import json
 import logging
 import shutil
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-ADDON = "crawler.addon.TdmcrawlAddon"
+from tdmcrawl.crawler.errors import StartError, TdmcrawlError, UsageError
+
+ADDON = "tdmcrawl.crawler.addon.TdmcrawlAddon"
 STATE_FILE = "tdmcrawl-state.json"
-
-
-class UsageError(ValueError):
-    """A bad option value: the CLI turns it into a usage error (exit 2)."""
-
-
-def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
-    """``["NAME=VALUE", ...]`` -> dict, as ``scrapy crawl -s`` reads them."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
-        out[name.strip()] = value
-    return out
-
-
-def read_seeds(path: Path) -> list[str]:
-    """One URL per line; blank lines and ``#`` comments skipped."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read seeds file {path}: {exc}") from exc
-    seeds = []
-    for line in text.splitlines():
-        line = line.strip()  # a URL may hold "#", so only whole-line comments
-        if line and not line.startswith("#"):
-            seeds.append(line)
-    return seeds
 
 
 def build_settings(
@@ -122,10 +94,6 @@ def mark_stopped(out_dir: Path) -> None:
     save_state(out_dir, state)
 
 
-class StartError(RuntimeError):
-    """The crawl could not start (e.g. Scrapy refused a ``-s`` value)."""
-
-
 def run(settings: Settings, spider_cls: Any, **spider_kwargs: Any) -> Any:
     """Run one crawl to its end (or Ctrl-C) and return the crawler.
 
@@ -143,3 +111,13 @@ def run(settings: Settings, spider_cls: Any, **spider_kwargs: Any) -> Any:
         raise StartError(f"{kind}: {failure.getErrorMessage()} (check the -s values)")
     logging.getLogger(__name__).info("crawl finished: %s", crawler.stats.get_value("finish_reason"))
     return crawler
+
+
+def run_command(name: str, settings: Settings, spider_cls: Any, **spider_kwargs: Any) -> Any:
+    """:func:`run` for a CLI command: any failure to run is one line naming the command."""
+    try:
+        return run(settings, spider_cls, **spider_kwargs)
+    except StartError as exc:  # e.g. `-s DOWNLOAD_DELAY=abc`
+        raise StartError(f"{name} failed to start: {exc}") from exc
+    except Exception as exc:  # details are in the log; the user gets one line
+        raise TdmcrawlError(f"{name} failed: {type(exc).__name__}: {exc}") from exc

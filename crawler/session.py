@@ -11,18 +11,27 @@ committed even when a crawl is interrupted.
 from __future__ import annotations
 
 import logging
-import platform
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
-from crawler import __version__
-from crawler import settings as tdm_settings
-from optout.decision import Decision
+from tdmcrawl.crawler import settings as tdm_settings
+from tdmcrawl.crawler.audit.db import AuditLog
+from tdmcrawl.crawler.items import PageItem
+from tdmcrawl.crawler.provenance import settings_snapshot, versions, warcinfo_fields
+from tdmcrawl.crawler.warc.capture import Capture
+from tdmcrawl.crawler.warc.records import WarcRef
+from tdmcrawl.crawler.warc.recover import EVIDENCE_RECORDS, RecoveredPage, recover_open_files
+from tdmcrawl.crawler.warc.writer import EvidenceWriter
+from tdmcrawl.optout.decision import Decision
+from tdmcrawl.optout.origins import Origin
+from tdmcrawl.optout.policy import PolicyConfig
+from tdmcrawl.registry import RegistryReader
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +42,20 @@ ReleaseHook = Callable[[Path, list[Any]], Iterable[str]]
 FinalReleaseHook = Callable[[Path], Any]
 
 STAT_PREFIX = "tdmcrawl"
+
+
+# What the session needs of the components that register themselves on it (they import
+# this module, so it names them by what they do, not by their classes).
+class OriginCache(Protocol):
+    async def origin(self, key: Origin) -> Any: ...
+
+
+class ReleaseGate(Protocol):
+    recovering: Path | None
+
+    def open(self) -> None: ...
+
+    def release_file(self, path: Path, pages: list[Any]) -> set[str]: ...
 
 
 class CrawlSession:
@@ -46,16 +69,16 @@ class CrawlSession:
         self.crawl_id: str | None = settings.get("TDMCRAWL_CRAWL_ID")
         self.output_enabled = tdm_settings.getbool(settings, "TDMCRAWL_OUTPUT")
         self.audit_enabled = tdm_settings.getbool(settings, "TDMCRAWL_AUDIT")
-        self.audit: Any = None  # crawler.auditdb.AuditLog
-        self.evidence: Any = None  # crawler.warc.EvidenceWriter
-        self.registry: Any = None  # registry.RegistryReader
-        self.origin_gate: Any = None  # crawler.origin_gate.OriginGateMiddleware, when installed
+        self.audit: AuditLog | None = None
+        self.evidence: EvidenceWriter | None = None
+        self.registry: RegistryReader | None = None
+        self.origin_gate: OriginCache | None = None  # the origin gate, when installed
         self.reserved_hooks: list[ReservedHook] = []
         # The near-duplicate release step (crawler.neardup), run by the WARC output.
         self.release_hooks: list[ReleaseHook] = []
         self.final_release_hooks: list[FinalReleaseHook] = []
-        self.neardup: Any = None  # crawler.neardup.NearDuplicateGate, when installed
-        self.recovered_pages: list[Any] = []  # crawler.resume.RecoveredPage, after a kill
+        self.neardup: ReleaseGate | None = None  # the near-duplicate gate, when installed
+        self.recovered_pages: list[RecoveredPage] = []  # after a kill
         # URLs already written to WARC (filled from the audit on --resume, then as items pass).
         self.kept_urls: set[str] = set()
         # host -> Crawl-delay in seconds, applied by the throttle (crawler.politeness).
@@ -63,7 +86,7 @@ class CrawlSession:
         self.excluded: Counter[tuple[str, str]] = Counter()  # (stage, reason) -> count
         self.kept = 0
         self.error: str | None = None  # why the session could not open; the gates then refuse all
-        self._policy: Any = None
+        self._policy: PolicyConfig | None = None
         self._opened = False
         self._closed = False
 
@@ -88,7 +111,7 @@ class CrawlSession:
         return session
 
     @property
-    def policy(self) -> Any:
+    def policy(self) -> PolicyConfig:
         """The ``optout.PolicyConfig`` of this crawl (built on first use)."""
         if self._policy is None:
             self._policy = tdm_settings.policy_config(self.settings)
@@ -101,8 +124,6 @@ class CrawlSession:
             # Signal handlers' errors are only logged by Scrapy: fail closed instead.
             self.error = f"{type(exc).__name__}: {exc}"
             logger.error("tdmcrawl: cannot start the crawl: %s", self.error)
-            from scrapy.utils.defer import deferred_from_coro
-
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="tdmcrawl-error"))
 
     def open(self, seeds: list[str] | None = None) -> None:
@@ -116,11 +137,9 @@ class CrawlSession:
         if self.output_enabled or self.audit_enabled:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.audit_enabled:
-            from crawler.auditdb import AuditLog
-
             self.audit = AuditLog.open(self.out_dir / "audit.sqlite")
             self.crawl_id = self.audit.start_crawl(
-                settings=_settings_snapshot(self.settings),
+                settings=settings_snapshot(self.settings),
                 versions=versions(),
                 seeds=seeds or [],
                 crawl_id=self.crawl_id,
@@ -130,8 +149,6 @@ class CrawlSession:
         if tdm_settings.getbool(self.settings, "TDMCRAWL_REFETCH_KEPT"):
             self._recover_killed_crawl()
         if self.output_enabled:
-            from crawler.warc import EvidenceWriter, warcinfo_fields
-
             self.evidence = EvidenceWriter(
                 self.out_dir / "evidence",
                 warcinfo=warcinfo_fields(self.settings),
@@ -140,19 +157,36 @@ class CrawlSession:
         self._stats_set("crawl_id", self.crawl_id)
 
     def _recover_killed_crawl(self) -> None:
-        """Finalise the WARC files a kill left open; audit the pages the audit lost."""
-        from crawler.resume import recover_open_warcs
+        """Finalise the WARC files a kill left open; audit the pages the audit lost.
 
-        recover_open_warcs(self.out_dir / "evidence", pages=False)
-        # Renamed without the release step: the near-duplicate gate checks them at the end.
-        self.recovered_pages = recover_open_warcs(self.out_dir / "warc")
-        for page in self.recovered_pages:
+        The output files get the same release check as on a normal close, so the
+        near-duplicate gate opens first (its index and spool are needed for it).
+        """
+        recover_open_files(self.out_dir / "evidence", records_per_page=EVIDENCE_RECORDS)
+        gate = self.neardup
+        release = None
+        if gate is not None:
+            gate.open()
+            gate.recovering = self.out_dir / "warc"
+            release = gate.release_file
+        try:
+            recovery = recover_open_files(self.out_dir / "warc", before_close=release)
+        finally:
+            if gate is not None:
+                gate.recovering = None
+        self.recovered_pages = recovery.pages
+        for page in recovery.pages:
             if page.url in self.kept_urls:
                 continue
             self.kept_urls.add(page.url)
             if self.audit is not None:
-                self.audit.record_kept(page.url, warc_file=page.warc_file, offset=page.offset,
-                                       record_id=page.record_id, decision=page.decision)
+                self.audit.record_kept(
+                    page.url,
+                    warc_file=page.warc_file,
+                    offset=page.offset,
+                    record_id=page.record_id,
+                    decision=page.decision or Decision(url=page.url),
+                )
 
     def spider_closed(self, spider: Any, reason: str = "finished") -> None:
         self.close(reason)
@@ -170,7 +204,7 @@ class CrawlSession:
         for name, closer in (
             ("evidence", lambda: self.evidence and self.evidence.close()),
             ("audit", lambda: self._close_audit(stats)),
-            ("registry", lambda: self.registry and getattr(self.registry, "close", _noop)()),
+            ("registry", lambda: self.registry and self.registry.close()),
         ):
             try:
                 closer()
@@ -189,7 +223,7 @@ class CrawlSession:
     # -- what the gates report ----------------------------------------------
 
     def record_exclusion(
-        self, decision: Decision, *, stage: str, evidence: Any = None
+        self, decision: Decision, *, stage: str, evidence: WarcRef | None = None
     ) -> None:
         """Audit one excluded URL (``evidence`` a ``WarcRef`` of the deciding capture, if any)."""
         reason = decision.reasons[0].code.value if decision.reasons else "unknown"
@@ -200,12 +234,12 @@ class CrawlSession:
             self.audit.record_exclusion(
                 decision,
                 stage=stage,
-                evidence_warc=getattr(evidence, "filename", None),
-                evidence_offset=getattr(evidence, "offset", None),
-                evidence_record_id=getattr(evidence, "record_id", None),
+                evidence_warc=evidence.filename if evidence else None,
+                evidence_offset=evidence.offset if evidence else None,
+                evidence_record_id=evidence.record_id if evidence else None,
             )
 
-    def record_evidence(self, url: str, capture: Any, kind: str) -> Any:
+    def record_evidence(self, url: str, capture: Capture | None, kind: str) -> WarcRef | None:
         """Write an origin-file capture to the evidence WARC and the audit; return its WarcRef."""
         if self.evidence is None or capture is None:
             return None
@@ -229,8 +263,6 @@ class CrawlSession:
                 logger.exception("tdmcrawl: reserved-page hook %r failed for %s", hook, url)
 
     def item_scraped(self, item: Any, response: Any = None, spider: Any = None) -> None:
-        from crawler.items import PageItem
-
         if isinstance(item, PageItem):  # a project's own items are not pages kept by us
             self.kept += 1
             self.kept_urls.add(item.url)
@@ -263,61 +295,7 @@ class CrawlSession:
         return out
 
 
-def versions() -> dict[str, str]:
-    """Versions recorded with every crawl, so an audit says which code decided."""
-    from importlib import metadata
-
-    out = {"tdmcrawl": __version__, "python": platform.python_version()}
-    for package in ("scrapy", "warcio", "protego"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    try:
-        from optout.ai_agents import ai_training_tokens
-
-        out["ai_training_tokens"] = ai_training_tokens().version
-    except (ImportError, AttributeError, OSError, ValueError):
-        out["ai_training_tokens"] = "unknown"
-    return out
-
-
 def _open_registry(path: Path) -> Any:
     if not path.exists():
         raise NotConfigured(f"registry database not found: {path}")
-    from registry import RegistryReader
-
     return RegistryReader(path)
-
-
-def _settings_snapshot(settings: Any) -> dict[str, Any]:
-    """The tdmcrawl settings and the politeness settings in force (JSON-able)."""
-    names = [*tdm_settings.SETTINGS, "USER_AGENT", "DOWNLOAD_DELAY", "AUTOTHROTTLE_ENABLED",
-             "CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "DEPTH_LIMIT"]
-    out: dict[str, Any] = {}
-    for name in names:
-        value = tdm_settings.get(settings, name) if name in tdm_settings.DEFAULTS \
-            else settings.get(name)
-        if hasattr(value, "copy_to_dict"):
-            value = value.copy_to_dict()
-        out[name] = value if isinstance(value, (str, int, float, bool, list, type(None))) \
-            else str(value)
-    out["dedup_config"] = _dedup_config_snapshot(settings)
-    return out
-
-
-def _dedup_config_snapshot(settings: Any) -> dict[str, Any] | None:
-    """The near-duplicate index config in force (identity and fields), or None when off."""
-    if not tdm_settings.getbool(settings, "TDMCRAWL_DEDUP"):
-        return None
-    try:
-        from crawler.neardup import dedup_config
-
-        config = dedup_config()
-    except ImportError:
-        return None
-    return {"identity": config.identity, **config.to_dict()}
-
-
-def _noop() -> None:
-    return None

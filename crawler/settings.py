@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler import __version__
+from tdmcrawl.crawler import __version__
+from tdmcrawl.dedup import DEFAULT_CONFIG, DedupConfig
+from tdmcrawl.optout.policy import PolicyConfig
 
 DEFAULT_CONTACT = "https://github.com/tdmcrawl/tdmcrawl#for-site-owners"
 
@@ -116,11 +118,26 @@ def get(settings: Any, name: str) -> Any:
     return DEFAULTS[name] if value is None else value
 
 
-def getbool(settings: Any, name: str) -> bool:
-    value = get(settings, name)
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    """The one boolean parser: a typo must never silently switch a protection off."""
+    if isinstance(value, bool | int) and value in (0, 1):
+        return bool(value)
     if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    raise ValueError(f"{name}={value!r}: use True or False")
+
+
+def getbool(settings: Any, name: str) -> bool:
+    """A boolean tdmcrawl setting; anything but a true/false word raises ``ValueError``."""
+    return parse_bool(name, get(settings, name))
 
 
 def getlist(settings: Any, name: str) -> list[str]:
@@ -130,10 +147,13 @@ def getlist(settings: Any, name: str) -> list[str]:
     return list(value)
 
 
-def policy_config(settings: Any) -> Any:
-    """Settings -> ``optout.PolicyConfig``; a bad value raises ``ValueError`` naming it."""
-    from optout.policy import PolicyConfig
+def dedup_config() -> DedupConfig:
+    """The near-duplicate index config (``dedup.DEFAULT_CONFIG``; its identity goes to warcinfo)."""
+    return DEFAULT_CONFIG
 
+
+def policy_config(settings: Any) -> PolicyConfig:
+    """Settings -> ``optout.PolicyConfig``; a bad value raises ``ValueError`` naming it."""
     switches = {
         "ai_agents": "TDMCRAWL_AI_AGENTS",
         "ai_txt": "TDMCRAWL_AI_TXT",
@@ -144,7 +164,7 @@ def policy_config(settings: Any) -> Any:
         "aipref_compat": "TDMCRAWL_AIPREF_COMPAT",
     }
     fields: dict[str, Any] = {"token": token(settings)}
-    fields.update({field: _strict_bool(settings, name) for field, name in switches.items()})
+    fields.update({field: getbool(settings, name) for field, name in switches.items()})
     max_bytes = settings.get("TDMCRAWL_HTML_META_MAX_BYTES")
     if max_bytes not in (None, ""):
         try:
@@ -154,16 +174,3 @@ def policy_config(settings: Any) -> Any:
                 f"TDMCRAWL_HTML_META_MAX_BYTES={max_bytes!r} is not a whole number of bytes"
             ) from None
     return PolicyConfig(**fields)
-
-
-def _strict_bool(settings: Any, name: str) -> bool:
-    """A policy switch: a typo must not silently turn a signal off."""
-    value = get(settings, name)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in {"1", "true", "yes", "on"}:
-            return True
-        if word in {"0", "false", "no", "off"}:
-            return False
-        raise ValueError(f"{name}={value!r}: use True or False")
-    return bool(value)

@@ -20,10 +20,10 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
-from crawler import settings as tdm_settings
-from crawler.linklog import LINKS_NAME, FollowedPage, LinkLog, read_link_log
-from crawler.netguard import SEED_META
-from crawler.origin_gate import Excluded
+from tdmcrawl.crawler import settings as tdm_settings
+from tdmcrawl.crawler.gates.netguard import SEED_META
+from tdmcrawl.crawler.gates.origin import Excluded
+from tdmcrawl.crawler.linklog import LINKS_NAME, FollowedPage, LinkLog, read_link_log
 
 SCOPES = ("host", "domain", "any")
 
@@ -87,7 +87,10 @@ class TdmcrawlSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         for url in self.start_urls:
             yield scrapy.Request(
-                url, callback=self.parse, errback=self.failed, dont_filter=True,
+                url,
+                callback=self.parse,
+                errback=self.failed,
+                dont_filter=True,
                 meta={SEED_META: True},
             )
         # After a kill the JOBDIR queue is gone: start again from the links already found.
@@ -96,8 +99,9 @@ class TdmcrawlSpider(scrapy.Spider):
             if depth_limit and page.depth + 1 > depth_limit:
                 continue
             for link in page.links:
-                yield scrapy.Request(link, callback=self.parse, errback=self.failed,
-                                     meta={"depth": page.depth + 1})
+                yield scrapy.Request(
+                    link, callback=self.parse, errback=self.failed, meta={"depth": page.depth + 1}
+                )
 
     def parse(self, response: Response) -> Iterator[Any]:
         self._count_page()
@@ -116,8 +120,11 @@ class TdmcrawlSpider(scrapy.Spider):
             raise CloseSpider("max_pages")
         if not isinstance(response, HtmlResponse):
             return
-        links = [link.url for link in self._links.extract_links(response)
-                 if in_scope(link.url, self.scope, self.seed_hosts)]
+        links = [
+            link.url
+            for link in self._links.extract_links(response)
+            if in_scope(link.url, self.scope, self.seed_hosts)
+        ]
         if self.link_log is not None:
             if depth is None:  # a refused response may be detached from its request
                 depth = int(response.meta.get("depth", 0)) if response.request else 0

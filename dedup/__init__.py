@@ -2,7 +2,7 @@
 
 Typical use::
 
-    from dedup import DEFAULT_CONFIG, MemoryIndex, extract_main_text, fingerprint
+    from tdmcrawl.dedup import DEFAULT_CONFIG, MemoryIndex, extract_main_text, fingerprint
 
     index = MemoryIndex(DEFAULT_CONFIG)
     fp = fingerprint(reserved_text)          # None when too short to match anything
@@ -12,18 +12,20 @@ Typical use::
     matches = index.query(page) if page is not None else []   # verified matches
 """
 
-from dedup.config import DEFAULT_CONFIG, NORMALIZER_VERSION, DedupConfig
-from dedup.errors import (
+from typing import Any
+
+from tdmcrawl.dedup.config import DEFAULT_CONFIG, NORMALIZER_VERSION, DedupConfig
+from tdmcrawl.dedup.errors import (
     ConfigError,
     DedupError,
     FingerprintError,
     IndexConfigMismatch,
     IndexFileError,
 )
-from dedup.extract import extract_main_text
-from dedup.fingerprint import Fingerprint, Similarity, fingerprint, similarity
-from dedup.index import Match, MemoryIndex, ReservedIndex, load_index
-from dedup.text import normalize
+from tdmcrawl.dedup.extract import extract_main_text
+from tdmcrawl.dedup.fingerprint import Fingerprint, Similarity, fingerprint, similarity
+from tdmcrawl.dedup.index import Match, MemoryIndex, ReservedIndex, load_index
+from tdmcrawl.dedup.text import normalize
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -48,10 +50,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # RedisIndex needs the optional `redis` package: import it only when asked for.
     if name == "RedisIndex":
-        from dedup.redis_index import RedisIndex
+        from tdmcrawl.dedup.redis_index import RedisIndex
 
         return RedisIndex
-    raise AttributeError(f"module 'dedup' has no attribute {name!r}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from typing import Any
 
-from dedup.errors import REINDEX_COMMAND, ConfigError, IndexConfigMismatch
+from tdmcrawl.dedup.errors import REINDEX_COMMAND, ConfigError, IndexConfigMismatch
 
 # Bump when normalisation or shingle hashing changes what a text hashes to.
 NORMALIZER_VERSION = "nfkc-cf-kk2"

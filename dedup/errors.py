@@ -1,10 +1,10 @@
 """Errors of the dedup package, each with one line that says what to do.
 
-    DedupError                    any expected failure; the CLI prints it and exits 1
-     +-- ConfigError              invalid DedupConfig values, or an optional extra missing
-     +-- FingerprintError         fingerprint bytes that are truncated, corrupt or foreign
-     +-- IndexConfigMismatch      an index or fingerprint built with another DedupConfig
-     +-- IndexFileError           a saved index directory that is missing or damaged
+DedupError                    any expected failure; the CLI prints it and exits 1
+ +-- ConfigError              invalid DedupConfig values, or an optional extra missing
+ +-- FingerprintError         fingerprint bytes that are truncated, corrupt or foreign
+ +-- IndexConfigMismatch      an index or fingerprint built with another DedupConfig
+ +-- IndexFileError           a saved index directory that is missing or damaged
 """
 
 from __future__ import annotations

@@ -11,18 +11,32 @@ page never yields less text than it shows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 import lxml.html
 from lxml import etree
 
-from dedup.errors import ConfigError
+from tdmcrawl.dedup.errors import ConfigError
 
 Engine = Literal["trafilatura", "resiliparse", "lxml"]
 DEFAULT_ENGINE: Engine = "trafilatura"
 
-_BOILERPLATE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form",
-                     "template", "svg", "iframe", "button", "select")
+_BOILERPLATE_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "template",
+    "svg",
+    "iframe",
+    "button",
+    "select",
+)
 
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
@@ -47,11 +61,11 @@ def _lxml_text(html: str) -> str:
     except (etree.ParserError, ValueError, UnicodeError):
         return ""
     for el in list(doc.iter(*_BOILERPLATE_TAGS)):
-        if el.getparent() is not None:
+        if el.getparent() is not None and isinstance(el, lxml.html.HtmlElement):
             el.drop_tree()
     body = doc.find("body")
     root = body if body is not None else doc
-    parts = [t.strip() for t in root.itertext()]
+    parts = [str(t).strip() for t in root.itertext()]
     return "\n".join(p for p in parts if p)
 
 
@@ -59,7 +73,11 @@ def _trafilatura(html: str, url: str | None) -> str:
     import trafilatura
 
     text = trafilatura.extract(
-        html, url=url, include_comments=False, include_tables=True, deduplicate=False,
+        html,
+        url=url,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
         fast=True,
     )
     return text or ""
@@ -71,11 +89,12 @@ def _resiliparse(html: str) -> str:
     except ModuleNotFoundError as exc:
         raise ConfigError("engine='resiliparse' needs: pip install resiliparse") from exc
 
-    return extract_plain_text(html, main_content=True, alt_texts=False, links=False,
-                              form_fields=False, noscript=False)
+    return extract_plain_text(
+        html, main_content=True, alt_texts=False, links=False, form_fields=False, noscript=False
+    )
 
 
-_ENGINES = {
+_ENGINES: dict[str, Callable[[str, str | None], str]] = {
     "trafilatura": lambda source, url: _trafilatura(source, url),
     "resiliparse": lambda source, url: _resiliparse(source),
     "lxml": lambda source, url: "",

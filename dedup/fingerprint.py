@@ -17,10 +17,10 @@ from functools import cached_property
 
 import numpy as np
 
-from dedup.config import DEFAULT_CONFIG, DedupConfig
-from dedup.errors import FingerprintError
-from dedup.minhash import anchor_keys, band_keys, signature
-from dedup.text import shingle_hashes_from_tokens, token_hashes
+from tdmcrawl.dedup.config import DEFAULT_CONFIG, DedupConfig
+from tdmcrawl.dedup.errors import FingerprintError
+from tdmcrawl.dedup.minhash import anchor_keys, band_keys, signature
+from tdmcrawl.dedup.text import shingle_hashes_from_tokens, token_hashes
 
 _MAGIC = b"TDMF"
 _VERSION = 1
@@ -44,9 +44,10 @@ class Fingerprint:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Fingerprint):
             return NotImplemented
-        same_positions = (self.positions is None) == (other.positions is None) and (
-            self.positions is None or np.array_equal(self.positions, other.positions)
-        )
+        if self.positions is None or other.positions is None:
+            same_positions = self.positions is None and other.positions is None
+        else:
+            same_positions = np.array_equal(self.positions, other.positions)
         return (
             self.words == other.words
             and self.config_identity == other.config_identity
@@ -76,7 +77,9 @@ class Fingerprint:
             return self._default_bands
         return band_keys(signature(self.shingles, config.num_perm), config)
 
-    def anchor_keys(self, config: DedupConfig = DEFAULT_CONFIG, limit: int | None = None):
+    def anchor_keys(
+        self, config: DedupConfig = DEFAULT_CONFIG, limit: int | None = None
+    ) -> np.ndarray:
         return anchor_keys(self.shingles, config, limit)
 
     def to_bytes(self) -> bytes:
@@ -88,7 +91,7 @@ class Fingerprint:
             _COUNTS.pack(self.words, self.shingles.size, has_pos),
             self.shingles.astype("<u8", copy=False).tobytes(),
         ]
-        if has_pos:
+        if self.positions is not None:
             parts.append(self.positions.astype("<u4", copy=False).tobytes())
         return b"".join(parts)
 

@@ -25,16 +25,16 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from dedup.config import DEFAULT_CONFIG, DedupConfig
-from dedup.errors import REINDEX_COMMAND, IndexConfigMismatch, IndexFileError
-from dedup.fingerprint import Fingerprint, similarity
-from dedup.minhash import ANCHOR_SALT
-from dedup.store import FileShingleStore, MemoryShingleStore
-from dedup.table import KeyTable
+from tdmcrawl.dedup.config import DEFAULT_CONFIG, DedupConfig
+from tdmcrawl.dedup.errors import REINDEX_COMMAND, IndexConfigMismatch, IndexFileError
+from tdmcrawl.dedup.fingerprint import Fingerprint, similarity
+from tdmcrawl.dedup.minhash import ANCHOR_SALT
+from tdmcrawl.dedup.store import FileShingleStore, MemoryShingleStore
+from tdmcrawl.dedup.table import KeyTable
 
 FORMAT_NAME = "tdmcrawl-dedup-index"
 FORMAT_VERSION = 1
@@ -121,9 +121,7 @@ def query_keys(
     else:
         pages = np.arange(count, dtype=np.int64)
         sizes = np.fromiter((fp.shingles.size for fp in fps), dtype=np.int64, count=count)
-        owners = np.concatenate(
-            [np.repeat(pages, config.bands), np.repeat(pages, sizes)[sampled]]
-        )
+        owners = np.concatenate([np.repeat(pages, config.bands), np.repeat(pages, sizes)[sampled]])
     is_anchor = np.zeros(bands.size + anchors.size, dtype=bool)
     is_anchor[bands.size :] = True
     return np.concatenate([bands, anchors]), owners, is_anchor
@@ -163,8 +161,7 @@ def verify(
 ) -> Match | None:
     """Exact check of one candidate: a Match when the page reproduces enough of the work."""
     shingles, positions, words = work
-    sim = similarity(page.shingles, shingles, positions, words, config.ngram,
-                     config.coverage_gap)
+    sim = similarity(page.shingles, shingles, positions, words, config.ngram, config.coverage_gap)
     if sim.shared < config.min_shared or sim.coverage < config.coverage_threshold:
         return None
     return Match(
@@ -285,9 +282,13 @@ class MemoryIndex:
         qpos, work = self._table.lookup(np.concatenate((bands, anchors)))
         if work.size > _PYTHON_HITS:  # many hits: the vectorised rule
             alive = np.frombuffer(self._alive, dtype=np.uint8)[work].astype(bool)
-            return candidate_pairs(np.zeros(int(alive.sum()), dtype=np.int64), work[alive],
-                                   qpos[alive] >= bands.size,
-                                   np.frombuffer(self._anchors, dtype=np.uint8), config)
+            return candidate_pairs(
+                np.zeros(int(alive.sum()), dtype=np.int64),
+                work[alive],
+                qpos[alive] >= bands.size,
+                np.frombuffer(self._anchors, dtype=np.uint8),
+                config,
+            )
         found: set[int] = set()
         hits: dict[int, int] = {}
         alive_of, band_count = self._alive, bands.size
@@ -298,8 +299,11 @@ class MemoryIndex:
                 found.add(w)
             else:
                 hits[w] = hits.get(w, 0) + 1
-        least, share, anchors_of = config.min_anchor_hits, config.anchor_candidate_fraction, \
-            self._anchors
+        least, share, anchors_of = (
+            config.min_anchor_hits,
+            config.anchor_candidate_fraction,
+            self._anchors,
+        )
         for w, count in hits.items():
             if count >= max(least, math.ceil(share * anchors_of[w])):
                 found.add(w)
@@ -356,6 +360,8 @@ class MemoryIndex:
         saved = manifest.get("config")
         if manifest.get("identity") != config.identity:
             try:
+                if not isinstance(saved, dict):
+                    raise TypeError("no config in the manifest")
                 built = DedupConfig.from_dict(saved)
             except Exception as exc:
                 raise IndexConfigMismatch(
@@ -398,8 +404,15 @@ class MemoryIndex:
         """(key, fingerprint) of every live work; fingerprints rebuilt from the stored shingles."""
         for key, work_id in list(self._ids.items()):
             shingles, positions, words = self._store.get(work_id)
-            yield key, Fingerprint(shingles.copy(), words, self.config.identity,
-                                   None if positions is None else positions.copy())
+            yield (
+                key,
+                Fingerprint(
+                    shingles.copy(),
+                    words,
+                    self.config.identity,
+                    None if positions is None else positions.copy(),
+                ),
+            )
 
     def close(self) -> None:
         self._store.close()
@@ -415,7 +428,7 @@ def _write_json(path: Path, data: object) -> None:
     os.replace(tmp, path)
 
 
-def _read_manifest(root: Path) -> dict:
+def _read_manifest(root: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -432,4 +445,3 @@ def _read_manifest(root: Path) -> dict:
             f"this tdmcrawl reads {FORMAT_VERSION}: run `{REINDEX_COMMAND}`"
         )
     return manifest
-

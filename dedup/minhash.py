@@ -22,8 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from dedup.config import DedupConfig
-from dedup.text import fmix64
+from tdmcrawl.dedup.config import DedupConfig
+from tdmcrawl.dedup.text import fmix64
 
 ANCHOR_SALT = np.uint64(0x8F1BBCDCCA62C1D6)
 _ROTATE = np.uint32(0x6A09E667)

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from dedup.config import DEFAULT_CONFIG, DedupConfig
-from dedup.errors import REINDEX_COMMAND, ConfigError, IndexConfigMismatch
-from dedup.fingerprint import Fingerprint
-from dedup.index import (
+from tdmcrawl.dedup.config import DEFAULT_CONFIG, DedupConfig
+from tdmcrawl.dedup.errors import REINDEX_COMMAND, ConfigError, IndexConfigMismatch
+from tdmcrawl.dedup.fingerprint import Fingerprint
+from tdmcrawl.dedup.index import (
     Match,
     MemoryIndex,
     candidate_pairs,
@@ -146,7 +146,9 @@ class RedisIndex:
         if keys.size == 0:
             return out
         buckets = [self._bucket(k) for k in keys.tolist()]
-        qpos, works, members = [], [], {}
+        qpos: list[int] = []
+        works: list[int] = []
+        members: dict[bytes, int] = {}
         for i, found in enumerate(self._members(keys=buckets)):
             for member in found:
                 qpos.append(i)

@@ -22,11 +22,13 @@ Record = tuple[np.ndarray, np.ndarray | None, int]  # shingles, positions, words
 def _encode(shingles: np.ndarray, positions: np.ndarray | None, words: int) -> bytes:
     if positions is None:  # unknown positions: coverage falls back to containment
         positions = np.full(shingles.size, 0xFFFFFFFF, dtype=np.uint32)
-    return b"".join((
-        np.uint32(words).astype("<u4").tobytes(),
-        shingles.astype("<u8", copy=False).tobytes(),
-        positions.astype("<u4", copy=False).tobytes(),
-    ))
+    return b"".join(
+        (
+            np.uint32(words).astype("<u4").tobytes(),
+            shingles.astype("<u8", copy=False).tobytes(),
+            positions.astype("<u4", copy=False).tobytes(),
+        )
+    )
 
 
 def _decode(raw: bytes) -> Record:

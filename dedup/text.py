@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 import unicodedata
+from typing import Literal, overload
 
 import numpy as np
 
@@ -32,8 +33,21 @@ _NORM_FOLDS = {"ё": "е", "ə": "ә", "ɵ": "ө"}
 # Hash-only skeleton: Cyrillic look-alikes of Latin letters (after case folding). Kazakh
 # letters with no Latin twin (ә ғ қ ң ө ұ ү) stay distinct from their Russian neighbours.
 _SKELETON = {
-    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
-    "һ": "h", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "к": "k",
+    "а": "a",
+    "е": "e",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "у": "y",
+    "х": "x",
+    "і": "i",
+    "һ": "h",
+    "ј": "j",
+    "ѕ": "s",
+    "ԁ": "d",
+    "ԛ": "q",
+    "ԝ": "w",
+    "к": "k",
 }
 
 _M64 = (1 << 64) - 1
@@ -183,6 +197,18 @@ def token_hashes(text: str) -> np.ndarray:
     prefix = np.zeros(cps.size + 1, dtype=np.uint64)
     np.cumsum(values * pw, out=prefix[1:])
     return (prefix[ends] - prefix[starts]) * inv[starts]
+
+
+@overload
+def shingle_hashes_from_tokens(
+    tokens: np.ndarray, ngram: int, seed: int = 1, *, positions: Literal[False] = False
+) -> np.ndarray: ...
+
+
+@overload
+def shingle_hashes_from_tokens(
+    tokens: np.ndarray, ngram: int, seed: int = 1, *, positions: Literal[True]
+) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def shingle_hashes_from_tokens(

@@ -6,21 +6,21 @@ The tested surface is what ``crawler/`` and ``scripts/`` import from here:
 behind it for callers that need one signal alone.
 """
 
-from optout.ai_agents import ai_agent_reasons, ai_training_tokens, ai_txt_reasons
-from optout.aipref import (
+from tdmcrawl.optout.ai_agents import ai_agent_reasons, ai_training_tokens, ai_txt_reasons
+from tdmcrawl.optout.aipref import (
     ContentSignal,
     Preference,
     UsagePreference,
     parse_content_signal,
     parse_usage,
 )
-from optout.decision import FETCH_BLOCKING, Decision, Reason, ReasonCode
-from optout.fetched import FetchResult, RobotsOutcome, RobotsStatus, robots_outcome
-from optout.html_meta import MetaTag, extract_meta
-from optout.policy import OriginSignals, PolicyConfig, ResponseSignals, evaluate
-from optout.robots import RobotsLine, RobotsTxt, RobotsVerdict
-from optout.tdmrep import TdmRepFile, TdmRule
-from optout.xrobots import noai_from_headers, noai_from_meta
+from tdmcrawl.optout.decision import FETCH_BLOCKING, Decision, Reason, ReasonCode
+from tdmcrawl.optout.fetched import FetchResult, RobotsOutcome, RobotsStatus, robots_outcome
+from tdmcrawl.optout.html_meta import MetaTag, extract_meta
+from tdmcrawl.optout.policy import OriginSignals, PolicyConfig, ResponseSignals, evaluate
+from tdmcrawl.optout.robots import RobotsLine, RobotsTxt, RobotsVerdict
+from tdmcrawl.optout.tdmrep import TdmRepFile, TdmRule
+from tdmcrawl.optout.xrobots import noai_from_headers, noai_from_meta
 
 __all__ = [
     "FETCH_BLOCKING",

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from optout.decision import Reason, ReasonCode
-from optout.robots import RobotsLine, RobotsTxt
+from tdmcrawl.optout.decision import Reason, ReasonCode
+from tdmcrawl.optout.robots import RobotsLine, RobotsTxt
 
 _DATA_FILE = "ai_training_tokens.json"
 # Evidence names at most this many tokens per line, then "+N more".
@@ -63,7 +63,7 @@ class AiTokenList:
 @cache
 def ai_training_tokens() -> AiTokenList:
     """The list shipped with the package (read once)."""
-    text = resources.files("optout").joinpath("data", _DATA_FILE).read_text("utf-8")
+    text = resources.files(__package__).joinpath("data", _DATA_FILE).read_text("utf-8")
     return AiTokenList.from_json(text)
 
 

@@ -30,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from optout.decision import Reason, ReasonCode
-from optout.robots import RobotsTxt
+from tdmcrawl.optout.decision import Reason, ReasonCode
+from tdmcrawl.optout.robots import RobotsTxt
 
 MAX_REDIRECTS = 5
 

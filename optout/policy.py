@@ -25,12 +25,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from optout import aipref, tdmrep, xrobots
-from optout.ai_agents import ai_agent_reasons, ai_txt_reasons, parse_ai_txt
-from optout.decision import Decision, Reason, ReasonCode
-from optout.fetched import FetchResult, RobotsOutcome, file_body, robots_outcome
-from optout.html_meta import MAX_BYTES, extract_meta
-from optout.robots import RobotsTxt
+from tdmcrawl.optout import aipref, tdmrep, xrobots
+from tdmcrawl.optout.ai_agents import ai_agent_reasons, ai_txt_reasons, parse_ai_txt
+from tdmcrawl.optout.decision import Decision, Reason, ReasonCode
+from tdmcrawl.optout.fetched import FetchResult, RobotsOutcome, file_body, robots_outcome
+from tdmcrawl.optout.html_meta import MAX_BYTES, extract_meta
+from tdmcrawl.optout.robots import RobotsTxt
 
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -239,7 +239,7 @@ def evaluate(
         rule = origin.tdmrep.match_path(path)
         tdm_steps.append(tdmrep.file_value(rule))
         shadow = origin.tdmrep.shadowed(url, rule, path=path) if rule is not None else None
-        if shadow is not None:
+        if rule is not None and shadow is not None:
             out.warnings.append(
                 f"tdmrep.json: rule {rule.index} {rule.location!r} wins by array order; "
                 f"the longer rule {shadow.index} {shadow.location!r} says "
@@ -311,7 +311,7 @@ def _post_fetch(
     if config.tdmrep:
         tdm_steps.append(tdmrep.from_headers(headers))
     if config.content_usage:
-        items = []
+        items: list[tuple[str, int | None, aipref.UsagePreference]] = []
         for name, value in headers:
             if name.strip().lower() == "content-usage":
                 pref = aipref.parse_usage(value, compat=config.aipref_compat)
@@ -328,7 +328,8 @@ def _post_fetch(
     if content_type in _HTML_TYPES and body and (config.noai or config.tdmrep):
         names = {"robots", config.token.lower(), tdmrep.RESERVATION, tdmrep.POLICY}
         scan = extract_meta(
-            body, names=names,
+            body,
+            names=names,
             content_type=response.content_type or _raw_content_type(headers),
             max_bytes=config.html_meta_max_bytes,
         )

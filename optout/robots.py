@@ -44,7 +44,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from optout.decision import Reason, ReasonCode
+from tdmcrawl.optout.decision import Reason, ReasonCode
 
 MAX_PARSE_BYTES = 500 * 1024
 # Google's kMaxLineLen (8 * 2083) less its terminating NUL.
@@ -108,8 +108,7 @@ class RobotsVerdict:
         """``()`` when allowed, else one ``code`` reason quoting the deciding line."""
         if self.allowed or self.rule is None:
             return ()
-        return (Reason(code=code, source=source, evidence=self.rule.raw,
-                       line=self.rule.line_no),)
+        return (Reason(code=code, source=source, evidence=self.rule.raw, line=self.rule.line_no),)
 
 
 @dataclass
@@ -179,9 +178,7 @@ class _RuleSet:
                 if allow and slash >= 0 and value[slash:].startswith("/index.htm"):
                     # Google: allowing .../index.html also allows the directory itself.
                     directory = _Pattern(value[: slash + 1] + "$")
-                    compiled.append(
-                        (-directory.priority, False, line.line_no, directory, line)
-                    )
+                    compiled.append((-directory.priority, False, line.line_no, directory, line))
         # Sorted so that the first match is the longest, Allow first on a tie,
         # then the earliest line (the evidence shown).
         compiled.sort(key=lambda item: item[:3])
@@ -355,9 +352,7 @@ class RobotsTxt:
 
     def content_signals(self, token: str) -> tuple[RobotsLine, ...]:
         """Cloudflare ``Content-Signal`` lines of the group selected for ``token``."""
-        return tuple(
-            line for line in self._ruleset(token).others if line.field == "content-signal"
-        )
+        return tuple(line for line in self._ruleset(token).others if line.field == "content-signal")
 
     def group_lines(self, token: str) -> tuple[RobotsLine, ...]:
         """Every record of the group selected for ``token`` other than
@@ -446,14 +441,18 @@ class _Parser:
         if bad_utf8:
             self.warn(f"line {bad_utf8} is not valid UTF-8; read leniently")
         if outside:
-            self.warn(f"{len(outside)} record(s) before the first User-agent ignored "
-                      f"(line {outside[0]})")
+            self.warn(
+                f"{len(outside)} record(s) before the first User-agent ignored (line {outside[0]})"
+            )
         if unparsed:
             self.warn(f"unparseable line(s) ignored (first: line {unparsed})")
         if data.strip() and not any(line.field in _GROUP_RECORDS for line in self.lines):
             self.warn("no User-agent/Allow/Disallow records found; nothing applies")
         return RobotsTxt(
-            self.groups, tuple(self.sitemaps), tuple(self.lines), tuple(self.warnings),
+            self.groups,
+            tuple(self.sitemaps),
+            tuple(self.lines),
+            tuple(self.warnings),
             self.source,
         )
 

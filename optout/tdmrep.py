@@ -362,7 +362,9 @@ def resolve(steps: Iterable[TdmValue]) -> TdmOutcome:
         elif step.policy is not None and outcome.reservation is not None:
             # A policy alone keeps the reservation and updates where to ask.
             outcome = TdmOutcome(
-                outcome.reservation, step.policy, outcome.source,
+                outcome.reservation,
+                step.policy,
+                outcome.source,
                 outcome.evidence + "\n" + step.evidence,
             )
     return TdmOutcome(

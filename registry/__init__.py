@@ -5,8 +5,8 @@
 and ``content_works()``. See docs/registry.md.
 """
 
-from registry.entries import DEFAULT_SCOPE, SCOPES, TRAINING_SCOPES, Entry, Registration
-from registry.errors import (
+from tdmcrawl.registry.entries import DEFAULT_SCOPE, SCOPES, TRAINING_SCOPES, Entry, Registration
+from tdmcrawl.registry.errors import (
     DuplicateEntry,
     ImportRejected,
     InvalidInput,
@@ -19,10 +19,16 @@ from registry.errors import (
     UnknownEntry,
     WrongToken,
 )
-from registry.reader import ContentWork, RegistryMatch, RegistryReader, entry_id_of
-from registry.store import Registry, ReindexReport
-from registry.urlrules import RuleKind, UrlRule, normalize_url, parse_domain, parse_url_pattern
-from registry.works import ACCEPTED_SUFFIXES
+from tdmcrawl.registry.reader import ContentWork, RegistryMatch, RegistryReader, entry_id_of
+from tdmcrawl.registry.store import Registry, ReindexReport
+from tdmcrawl.registry.urlrules import (
+    RuleKind,
+    UrlRule,
+    normalize_url,
+    parse_domain,
+    parse_url_pattern,
+)
+from tdmcrawl.registry.works import ACCEPTED_SUFFIXES
 
 __all__ = [
     "ACCEPTED_SUFFIXES",

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from registry.errors import InvalidInput
-from registry.urlrules import RuleKind
+from tdmcrawl.registry.errors import InvalidInput
+from tdmcrawl.registry.urlrules import RuleKind
 
 DEFAULT_SCOPE = "train-ai"
 # IETF aipref vocab-07 labels, plus the labels of earlier drafts that deployed

@@ -1,16 +1,16 @@
 """Errors of the registry, each with one clear line that says what to do.
 
-    RegistryError                 any expected failure; the CLI prints it and exits 1
-     +-- InvalidInput             a bad URL, domain, scope, name, email or file
-     |    +-- InvalidWorkFile     empty, binary, unreadable or unsupported work file
-     +-- NotARegistry             the file is not a tdmcrawl registry (or not SQLite)
-     +-- RegistryMissing          no registry file at the path given
-     +-- RegistryLocked           another process kept the registry locked too long
-     +-- SchemaTooNew             written by a newer tdmcrawl
-     +-- DuplicateEntry           the same rule or work is already registered
-     +-- UnknownEntry             no entry with that id
-     +-- WrongToken               the removal token does not fit the entry
-     +-- ImportRejected           an import file has bad rows (nothing was written)
+RegistryError                 any expected failure; the CLI prints it and exits 1
+ +-- InvalidInput             a bad URL, domain, scope, name, email or file
+ |    +-- InvalidWorkFile     empty, binary, unreadable or unsupported work file
+ +-- NotARegistry             the file is not a tdmcrawl registry (or not SQLite)
+ +-- RegistryMissing          no registry file at the path given
+ +-- RegistryLocked           another process kept the registry locked too long
+ +-- SchemaTooNew             written by a newer tdmcrawl
+ +-- DuplicateEntry           the same rule or work is already registered
+ +-- UnknownEntry             no entry with that id
+ +-- WrongToken               the removal token does not fit the entry
+ +-- ImportRejected           an import file has bad rows (nothing was written)
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
-from registry.errors import InvalidInput
-from registry.urlrules import (
+from tdmcrawl.registry.errors import InvalidInput
+from tdmcrawl.registry.urlrules import (
     RuleKind,
     UrlRule,
     domain_suffixes,

@@ -13,15 +13,13 @@ import sqlite3
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from registry.entries import TRAINING_SCOPES
-from registry.matcher import UrlMatcher
-from registry.schema import open_readonly
-from registry.urlrules import RuleKind, UrlRule
-
-if TYPE_CHECKING:
-    from optout.decision import Reason
+from tdmcrawl.optout.decision import Reason, ReasonCode
+from tdmcrawl.registry.entries import TRAINING_SCOPES
+from tdmcrawl.registry.matcher import UrlMatcher
+from tdmcrawl.registry.schema import open_readonly
+from tdmcrawl.registry.urlrules import RuleKind, UrlRule
 
 PART_SEPARATOR = "#"
 
@@ -43,17 +41,21 @@ class RegistryMatch:
         return f"{self.kind} {self.rule}"
 
     def to_reason(self) -> Reason:
-        from optout.decision import Reason, ReasonCode
-
         return Reason(
-            code=ReasonCode.REGISTRY_URL, source="registry", evidence=self.evidence,
+            code=ReasonCode.REGISTRY_URL,
+            source="registry",
+            evidence=self.evidence,
             matched_work=self.id,
         )
 
     def to_dict(self) -> dict[str, str | None]:
         return {
-            "id": self.id, "kind": self.kind, "rule": self.rule, "author": self.author,
-            "scope": self.scope, "title": self.title,
+            "id": self.id,
+            "kind": self.kind,
+            "rule": self.rule,
+            "author": self.author,
+            "scope": self.scope,
+            "title": self.title,
         }
 
 
@@ -84,9 +86,7 @@ class RegistryReader:
     Only entries whose scope reserves AI training are loaded (``scopes``), so an
     opt-out from search alone never excludes a page from a training crawl."""
 
-    def __init__(
-        self, path: str | Path, *, scopes: Collection[str] = TRAINING_SCOPES
-    ) -> None:
+    def __init__(self, path: str | Path, *, scopes: Collection[str] = TRAINING_SCOPES) -> None:
         self.path = Path(path)
         self.scopes = frozenset(scopes)
         self._conn: sqlite3.Connection = open_readonly(self.path)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from registry.errors import NotARegistry, RegistryLocked, RegistryMissing, SchemaTooNew
+from tdmcrawl.registry.errors import NotARegistry, RegistryLocked, RegistryMissing, SchemaTooNew
 
 MIGRATION_SET = "tdmcrawl.registry"
 BUSY_TIMEOUT_S = 30.0
@@ -127,8 +127,11 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
         raise RegistryMissing(f"no registry at {path} (create one with `tdmcrawl registry add`)")
     try:
         conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
-            isolation_level=None, check_same_thread=False,
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=BUSY_TIMEOUT_S,
+            isolation_level=None,
+            check_same_thread=False,
         )
     except sqlite3.Error as exc:
         raise RegistryMissing(f"cannot open registry {path}: {exc}") from None

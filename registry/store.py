@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry import tokens
-from registry.entries import (
+from tdmcrawl.registry import tokens
+from tdmcrawl.registry.entries import (
     Entry,
     EntryFields,
     Registration,
@@ -28,10 +28,10 @@ from registry.entries import (
     new_id,
     utc_now,
 )
-from registry.errors import DuplicateEntry, InvalidInput, UnknownEntry, WrongToken
-from registry.schema import open_readwrite
-from registry.urlrules import RuleKind, UrlRule, parse_domain, parse_url_pattern
-from registry.works import (
+from tdmcrawl.registry.errors import DuplicateEntry, InvalidInput, UnknownEntry, WrongToken
+from tdmcrawl.registry.schema import open_readwrite
+from tdmcrawl.registry.urlrules import RuleKind, UrlRule, parse_domain, parse_url_pattern
+from tdmcrawl.registry.works import (
     WorkText,
     check_fingerprintable,
     config_identity,
@@ -45,17 +45,30 @@ _UNSET: Any = object()
 
 
 def new_entry(
-    author: object, email: object, title: object, scope: object, *, token_hash: str,
-    entry_id: str | None = None, created_at: str | None = None, updated_at: str | None = None,
+    author: object,
+    email: object,
+    title: object,
+    scope: object,
+    *,
+    token_hash: str,
+    entry_id: str | None = None,
+    created_at: str | None = None,
+    updated_at: str | None = None,
     **rule: Any,
 ) -> NewEntry:
     """A ``NewEntry`` with the who-fields checked; a new id and the current time
     unless given (import keeps them). ``rule``: the remaining ``NewEntry`` fields."""
     created = created_at or utc_now()
     return NewEntry(
-        id=entry_id or new_id(), scope=clean_scope(scope), author=clean_author(author),
-        email=clean_email(email), title=clean_title(title), created_at=created,
-        updated_at=updated_at or created, token_hash=token_hash, **rule,
+        id=entry_id or new_id(),
+        scope=clean_scope(scope),
+        author=clean_author(author),
+        email=clean_email(email),
+        title=clean_title(title),
+        created_at=created,
+        updated_at=updated_at or created,
+        token_hash=token_hash,
+        **rule,
     )
 
 
@@ -93,9 +106,7 @@ class Registry:
     ``dedup_config`` is the ``dedup.DedupConfig`` works are fingerprinted with
     (the default config when None)."""
 
-    def __init__(
-        self, path: str | Path, *, create: bool = True, dedup_config: Any = None
-    ) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, dedup_config: Any = None) -> None:
         self.path = Path(path)
         self.db = open_readwrite(self.path, create=create)
         self.conn: sqlite3.Connection = self.db.conn
@@ -127,27 +138,49 @@ class Registry:
         return self.add_rule(author, parse_domain(domain), **who)
 
     def add_rule(
-        self, author: str, rule: UrlRule, *, email: str | None = None,
-        title: str | None = None, scope: str | None = None,
+        self,
+        author: str,
+        rule: UrlRule,
+        *,
+        email: str | None = None,
+        title: str | None = None,
+        scope: str | None = None,
     ) -> Registration:
         token = tokens.new_token()
         entry = self._new_entry(
-            author, email, title, scope, token, kind=rule.kind, pattern=rule.pattern,
-            rule_key=rule.key, host=rule.host,
+            author,
+            email,
+            title,
+            scope,
+            token,
+            kind=rule.kind,
+            pattern=rule.pattern,
+            rule_key=rule.key,
+            host=rule.host,
         )
         return Registration(self.insert(entry), token)
 
     def add_work(
-        self, author: str, files: Sequence[str | Path], *, email: str | None = None,
-        title: str | None = None, scope: str | None = None,
+        self,
+        author: str,
+        files: Sequence[str | Path],
+        *,
+        email: str | None = None,
+        title: str | None = None,
+        scope: str | None = None,
     ) -> Registration:
         """A work given by its files (see ``registry.works`` for the formats)."""
         parts = read_work_files(files)
         return self.add_work_texts(author, parts, email=email, title=title, scope=scope)
 
     def add_work_texts(
-        self, author: str, parts: Sequence[WorkText], *, email: str | None = None,
-        title: str | None = None, scope: str | None = None,
+        self,
+        author: str,
+        parts: Sequence[WorkText],
+        *,
+        email: str | None = None,
+        title: str | None = None,
+        scope: str | None = None,
     ) -> Registration:
         digest = content_digest(parts)
         # Refuse a duplicate before paying for fingerprints (checked again on write).
@@ -155,18 +188,31 @@ class Registry:
         fingerprints = check_fingerprintable(parts, self.dedup_config)
         token = tokens.new_token()
         entry = self._new_entry(
-            author, email, title, scope, token, kind=RuleKind.WORK, pattern=digest,
-            rule_key=digest, host=None, parts=tuple(parts), fingerprints=tuple(fingerprints),
+            author,
+            email,
+            title,
+            scope,
+            token,
+            kind=RuleKind.WORK,
+            pattern=digest,
+            rule_key=digest,
+            host=None,
+            parts=tuple(parts),
+            fingerprints=tuple(fingerprints),
             config_identity=config_identity(self.dedup_config),
         )
         return Registration(self.insert(entry), token)
 
     def _new_entry(
-        self, author: str, email: str | None, title: str | None, scope: str | None,
-        token: str, **rule: Any,
+        self,
+        author: str,
+        email: str | None,
+        title: str | None,
+        scope: str | None,
+        token: str,
+        **rule: Any,
     ) -> NewEntry:
-        return new_entry(author, email, title, scope, token_hash=tokens.hash_token(token),
-                         **rule)
+        return new_entry(author, email, title, scope, token_hash=tokens.hash_token(token), **rule)
 
     def insert(self, entry: NewEntry) -> Entry:
         """Write a validated entry; ``DuplicateEntry`` when its rule is already there."""
@@ -182,9 +228,18 @@ class Registry:
             " title, created_at, updated_at, token_hash)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                entry.id, entry.kind.value, entry.pattern, entry.rule_key, entry.host,
-                entry.scope, entry.author, entry.email, entry.title, entry.created_at,
-                entry.updated_at, entry.token_hash,
+                entry.id,
+                entry.kind.value,
+                entry.pattern,
+                entry.rule_key,
+                entry.host,
+                entry.scope,
+                entry.author,
+                entry.email,
+                entry.title,
+                entry.created_at,
+                entry.updated_at,
+                entry.token_hash,
             ),
         )
         now = utc_now()
@@ -254,19 +309,26 @@ class Registry:
 
     def _entry(self, row: tuple[Any, ...]) -> Entry:
         entry = Entry(
-            id=row[0], kind=RuleKind(row[1]), pattern=row[2], scope=row[3], author=row[4],
-            email=row[5], title=row[6], created_at=row[7], updated_at=row[8],
+            id=row[0],
+            kind=RuleKind(row[1]),
+            pattern=row[2],
+            scope=row[3],
+            author=row[4],
+            email=row[5],
+            title=row[6],
+            created_at=row[7],
+            updated_at=row[8],
         )
         if entry.kind is not RuleKind.WORK:
             return entry
         files = tuple(
-            r[0] for r in self.conn.execute(
+            r[0]
+            for r in self.conn.execute(
                 "SELECT filename FROM work_texts WHERE entry_id = ? ORDER BY part", (entry.id,)
             )
         )
         (done,) = self.conn.execute(
-            "SELECT count(*) FROM work_fingerprints WHERE entry_id = ?"
-            " AND fingerprint IS NOT NULL",
+            "SELECT count(*) FROM work_fingerprints WHERE entry_id = ? AND fingerprint IS NOT NULL",
             (entry.id,),
         ).fetchone()
         return Entry(**{**entry.__dict__, "files": files, "fingerprinted": done})
@@ -281,8 +343,14 @@ class Registry:
         return entry
 
     def update(
-        self, entry_id: str, token: str, *, author: str = _UNSET, email: str | None = _UNSET,
-        title: str | None = _UNSET, scope: str = _UNSET,
+        self,
+        entry_id: str,
+        token: str,
+        *,
+        author: str = _UNSET,
+        email: str | None = _UNSET,
+        title: str | None = _UNSET,
+        scope: str = _UNSET,
     ) -> Entry:
         """Change who or the scope; the rule itself is fixed (remove and add again)."""
         entry = self.get(entry_id)

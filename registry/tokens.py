@@ -63,8 +63,13 @@ def parse_token_hash(stored: object) -> tuple[int, int, int, bytes, bytes] | Non
 
 def _scrypt(token: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(
-        token.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=r, p=p,
-        maxmem=256 * n * r, dklen=_DKLEN,
+        token.encode("utf-8", "surrogatepass"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        maxmem=256 * n * r,
+        dklen=_DKLEN,
     )
 
 

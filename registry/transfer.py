@@ -16,18 +16,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from registry import tokens
-from registry.entries import check_id, utc_now
-from registry.errors import ImportRejected, InvalidInput, RegistryError
-from registry.store import NewEntry, Registry, new_entry
-from registry.urlrules import RuleKind, UrlRule, parse_domain, parse_url_pattern
-from registry.works import (
+from tdmcrawl.registry import tokens
+from tdmcrawl.registry.entries import check_id, utc_now
+from tdmcrawl.registry.errors import ImportRejected, InvalidInput, RegistryError
+from tdmcrawl.registry.store import NewEntry, Registry, new_entry
+from tdmcrawl.registry.urlrules import RuleKind, UrlRule, parse_domain, parse_url_pattern
+from tdmcrawl.registry.works import (
     WorkText,
     check_fingerprintable,
     config_identity,
@@ -39,8 +40,17 @@ FORMATS = ("jsonl", "csv")
 CSV_BOM = "\ufeff"
 FORMULA_STARTS = frozenset("=+-@\t\r")
 COLUMNS = (
-    "id", "kind", "pattern", "scope", "author", "email", "title", "created_at", "updated_at",
-    "token_hash", "files",
+    "id",
+    "kind",
+    "pattern",
+    "scope",
+    "author",
+    "email",
+    "title",
+    "created_at",
+    "updated_at",
+    "token_hash",
+    "files",
 )
 _TIMESTAMP_MAX = 40
 
@@ -90,8 +100,9 @@ def write_export(registry: Registry, out: TextIO, fmt: str = "jsonl") -> int:
         for row in export_rows(registry):
             if "files" in row:
                 row["files"] = json.dumps(row["files"], ensure_ascii=False)
-            writer.writerow({k: "" if row.get(k) is None else csv_cell(str(row[k]))
-                             for k in COLUMNS})
+            writer.writerow(
+                {k: "" if row.get(k) is None else csv_cell(str(row[k])) for k in COLUMNS}
+            )
             count += 1
     elif fmt == "jsonl":
         for row in export_rows(registry):
@@ -223,8 +234,6 @@ def read_import_source(path: str) -> tuple[str, str]:
     """(text, name for messages) of an import file, ``-`` being stdin."""
     try:
         if path == "-":
-            import sys
-
             return sys.stdin.read(), "stdin"
         return Path(path).read_text(encoding="utf-8-sig"), path
     except (OSError, UnicodeDecodeError) as exc:
@@ -246,7 +255,7 @@ def _validate(registry: Registry, row: dict[str, Any]) -> tuple[NewEntry, str | 
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
     try:
-        kind = RuleKind(row.get("kind"))
+        kind = RuleKind(str(row.get("kind")))
     except ValueError:
         raise InvalidInput(
             f"unknown kind {row.get('kind')!r}: url, prefix, domain or work"
@@ -262,7 +271,9 @@ def _validate(registry: Registry, row: dict[str, Any]) -> tuple[NewEntry, str | 
     now = utc_now()
     created = _timestamp(row.get("created_at"), now, "created_at")
     who: dict[str, Any] = {
-        "entry_id": entry_id, "token_hash": token_hash, "created_at": created,
+        "entry_id": entry_id,
+        "token_hash": token_hash,
+        "created_at": created,
         "updated_at": _timestamp(row.get("updated_at"), created, "updated_at"),
     }
     fields = (row.get("author"), row.get("email"), row.get("title"), row.get("scope"))
@@ -271,16 +282,23 @@ def _validate(registry: Registry, row: dict[str, Any]) -> tuple[NewEntry, str | 
         digest = content_digest(parts)
         fps = check_fingerprintable(parts, registry.dedup_config)
         entry = new_entry(
-            *fields, kind=kind, pattern=digest, rule_key=digest, host=None, parts=tuple(parts),
-            fingerprints=tuple(fps), config_identity=config_identity(registry.dedup_config),
+            *fields,
+            kind=kind,
+            pattern=digest,
+            rule_key=digest,
+            host=None,
+            parts=tuple(parts),
+            fingerprints=tuple(fps),
+            config_identity=config_identity(registry.dedup_config),
             **who,
         )
         return entry, token
     if row.get("files"):
         raise InvalidInput(f"a {kind.value} rule has no files")
     rule = _rule(kind, row.get("pattern"))
-    entry = new_entry(*fields, kind=kind, pattern=rule.pattern, rule_key=rule.key,
-                      host=rule.host, **who)
+    entry = new_entry(
+        *fields, kind=kind, pattern=rule.pattern, rule_key=rule.key, host=rule.host, **who
+    )
     return entry, token
 
 

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-from registry.errors import InvalidInput
+from tdmcrawl.registry.errors import InvalidInput
 
 SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -246,8 +246,9 @@ def display_form(pattern: str) -> str:
     labels = []
     for label in host.split("."):
         try:
-            labels.append(label.encode("ascii").decode("idna") if label.startswith("xn--")
-                          else label)
+            labels.append(
+                label.encode("ascii").decode("idna") if label.startswith("xn--") else label
+            )
         except UnicodeError:
             labels.append(label)
     shown_path = _NON_ASCII_ESCAPES.sub(_decode_run, path)

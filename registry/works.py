@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry.errors import InvalidWorkFile
+from tdmcrawl import dedup
+from tdmcrawl.registry.errors import InvalidWorkFile
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
@@ -46,7 +47,7 @@ class WorkText:
 
     def __post_init__(self) -> None:
         if not self.sha256:
-            normal = _dedup().normalize(self.text)
+            normal = dedup.normalize(self.text)
             object.__setattr__(self, "sha256", hashlib.sha256(normal.encode()).hexdigest())
 
 
@@ -86,9 +87,9 @@ def work_text_from_bytes(filename: str, data: bytes, *, html: bool | None = None
     if html is None:
         html = Path(filename).suffix.lower() in HTML_SUFFIXES
     if html:
-        decoded = _dedup().extract_main_text(decoded)
+        decoded = dedup.extract_main_text(decoded)
     text = unicodedata.normalize("NFC", decoded).strip()
-    if not _dedup().normalize(text):
+    if not dedup.normalize(text):
         raise InvalidWorkFile(f"{filename}: no text found in it")
     return WorkText(filename=filename, text=text)
 
@@ -112,12 +113,12 @@ def content_digest(parts: Sequence[WorkText]) -> str:
 
 
 def default_config() -> Any:
-    return _dedup().DedupConfig()
+    return dedup.DedupConfig()
 
 
 def fingerprint_text(text: str, config: Any) -> bytes | None:
     """Fingerprint bytes of a text, or None when it is too short to match."""
-    fp = _dedup().fingerprint(text, config)
+    fp = dedup.fingerprint(text, config)
     return None if fp is None else fp.to_bytes()
 
 
@@ -137,9 +138,3 @@ def check_fingerprintable(parts: Sequence[WorkText], config: Any) -> list[bytes]
             )
         out.append(fp)
     return out
-
-
-def _dedup() -> Any:
-    import dedup
-
-    return dedup

@@ -1,4 +1,4 @@
-"""Session-wide test settings. Area-specific fixtures live in tests/*_support.py."""
+"""Session-wide test settings. Shared helpers and fixtures live in the tests.support package."""
 
 import os
 

@@ -21,18 +21,26 @@ LANGS = ("en", "ru", "kk")
 WORK_WORDS = {"en": (50, 230), "ru": (50, 230), "kk": (40, 120)}
 
 SITES = [
-    ("Home | News | World | Business | Tech | Culture | Sport | Sign in | Subscribe",
-     "Related: Most read | Editors' picks | Newsletter. Cookie settings. "
-     "© 2025 Daily Example Ltd. All rights reserved. Terms of use. Privacy policy."),
-    ("Главная | Новости | Политика | Экономика | Культура | Спорт | Войти | Подписка",
-     "Читайте также: Самое популярное | Выбор редакции. Реклама. "
-     "© 2025 Пример Медиа. Все права защищены. Политика конфиденциальности."),
-    ("Басты бет | Жаңалықтар | Саясат | Экономика | Мәдениет | Спорт | Кіру",
-     "Тағы оқыңыз: Ең көп оқылған | Редакция таңдауы. Жарнама. "
-     "© 2025 Мысал Медиа. Барлық құқықтар қорғалған. Құпиялылық саясаты."),
-    ("Forum index | New posts | Members | Search | Register | Log in",
-     "Share this: Facebook | Telegram | VK | WhatsApp. Powered by ExampleBoard. "
-     "Advertisement. Report abuse. Contact the administrators."),
+    (
+        "Home | News | World | Business | Tech | Culture | Sport | Sign in | Subscribe",
+        "Related: Most read | Editors' picks | Newsletter. Cookie settings. "
+        "© 2025 Daily Example Ltd. All rights reserved. Terms of use. Privacy policy.",
+    ),
+    (
+        "Главная | Новости | Политика | Экономика | Культура | Спорт | Войти | Подписка",
+        "Читайте также: Самое популярное | Выбор редакции. Реклама. "
+        "© 2025 Пример Медиа. Все права защищены. Политика конфиденциальности.",
+    ),
+    (
+        "Басты бет | Жаңалықтар | Саясат | Экономика | Мәдениет | Спорт | Кіру",
+        "Тағы оқыңыз: Ең көп оқылған | Редакция таңдауы. Жарнама. "
+        "© 2025 Мысал Медиа. Барлық құқықтар қорғалған. Құпиялылық саясаты.",
+    ),
+    (
+        "Forum index | New posts | Members | Search | Register | Log in",
+        "Share this: Facebook | Telegram | VK | WhatsApp. Powered by ExampleBoard. "
+        "Advertisement. Report abuse. Contact the administrators.",
+    ),
 ]
 
 
@@ -117,8 +125,15 @@ def recase(text: str, rnd: random.Random) -> str:
     return "".join(out)
 
 
-TRANSFORMS = ("retemplate", "whitespace-case", "excerpt-50-90", "edits-1-10",
-              "excerpt+edits", "worst-50+10", "quote-10-30")
+TRANSFORMS = (
+    "retemplate",
+    "whitespace-case",
+    "excerpt-50-90",
+    "edits-1-10",
+    "excerpt+edits",
+    "worst-50+10",
+    "quote-10-30",
+)
 
 
 def make_pages(

@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from dedup.text import normalize, shingle_hashes  # noqa: E402
+from tdmcrawl.dedup.text import normalize, shingle_hashes  # noqa: E402
 
 LIMITS = {"en": 2_600_000, "ru": 1_800_000, "kk": 600_000}  # characters per pool
 _SPLIT = re.compile(r"(?<=[.!?;:])\s+(?=[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ«\"(])")
@@ -51,8 +51,12 @@ def _man_text(path: str) -> str:
     env = {"MANWIDTH": "4000", "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"}
     try:
         out = subprocess.run(
-            ["man", "-l", "-Tutf8", path], capture_output=True, text=True, env=env,
-            timeout=20, check=False,
+            ["man", "-l", "-Tutf8", path],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=20,
+            check=False,
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ""

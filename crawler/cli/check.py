@@ -1,0 +1,219 @@
+"""``tdmcrawl check URL...``: the decision on each URL and its evidence.
+
+The check is a small crawl through the same add-on, gates and download code
+as ``tdmcrawl crawl``, with output and audit off: robots.txt, tdmrep.json and
+ai.txt are fetched once per origin, the URL itself only if robots.txt lets
+us, and the post-fetch gate reads its headers and meta. So the check reaches
+the decision the crawl would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import scrapy
+from twisted.python.failure import Failure
+
+from tdmcrawl.crawler.cli.options import (
+    ExampleLastCommand,
+    check_urls,
+    echo_json,
+    json_option,
+    product_token_option,
+    registry_option,
+    setting_overrides,
+    settings_option,
+    user_agent_option,
+)
+from tdmcrawl.crawler.errors import TdmcrawlError
+from tdmcrawl.crawler.gates.netguard import SEED_META
+from tdmcrawl.crawler.gates.origin import PREFETCH_META, Excluded
+from tdmcrawl.crawler.gates.response import DECISION_META
+from tdmcrawl.crawler.run import build_settings, run_command
+from tdmcrawl.optout.decision import Decision
+
+INDEX_META = "tdmcrawl_check_index"
+EVIDENCE_WIDTH = 160
+# Human output fits one screen per URL: the decisive reason first, then at
+# most this many lines of each kind, and a pointer to --json for the rest.
+MAX_LINES_PER_KIND = 6
+
+# A check touches a few URLs while someone waits: a fixed small delay instead of
+# AutoThrottle's slow start. Crawl-delay from robots.txt is still honoured.
+CHECK_SETTINGS: dict[str, Any] = {
+    "TDMCRAWL_OUTPUT": False,
+    "TDMCRAWL_AUDIT": False,
+    "AUTOTHROTTLE_ENABLED": False,
+    "DOWNLOAD_DELAY": 0.25,
+    "RETRY_TIMES": 1,
+    # Failures reach the user as one "Error:" line or as warnings in the decisions.
+    "LOG_LEVEL": "CRITICAL",
+}
+
+
+class CheckSpider(scrapy.Spider):
+    """Requests each URL once and records the decision the gates made on it."""
+
+    name = "tdmcrawl-check"
+
+    def __init__(self, urls: list[str], results: dict[int, Decision], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.urls = urls
+        self.results = results
+
+    async def start(self) -> Any:
+        for index, url in enumerate(self.urls):
+            yield scrapy.Request(
+                url,
+                callback=self.parse,
+                errback=self.failed,
+                dont_filter=True,
+                meta={INDEX_META: index, SEED_META: True},
+            )
+
+    def parse(self, response: Any) -> None:
+        index = response.meta[INDEX_META]
+        decided = response.meta.get(DECISION_META)
+        if decided is not None:
+            decision = Decision.from_dict(decided)
+        else:
+            decision = _prefetch(
+                response.meta,
+                response.url,
+                f"page answered HTTP {response.status}: page-level signals not read",
+            )
+        self.results[index] = _with_redirect_note(decision, response.meta)
+
+    def failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        index = request.meta[INDEX_META]
+        if failure.check(Excluded):
+            decision = failure.value.decision
+        else:
+            response = getattr(failure.value, "response", None)
+            why = (
+                f"page answered HTTP {response.status}: page-level signals not read"
+                if response is not None
+                else f"page not fetched: {failure.getErrorMessage()}"
+            )
+            decision = _prefetch(request.meta, request.url, why)
+        self.results[index] = _with_redirect_note(decision, request.meta)
+
+
+def _prefetch(meta: dict[str, Any], url: str, warning: str) -> Decision:
+    known = meta.get(PREFETCH_META)
+    decision = Decision.from_dict(known) if known else Decision(url=url)
+    return Decision(decision.url, decision.reasons, (*decision.warnings, warning), decision.grants)
+
+
+def _with_redirect_note(decision: Decision, meta: dict[str, Any]) -> Decision:
+    if not meta.get("redirect_urls"):
+        return decision
+    note = f"redirected: decided on {decision.url}"
+    return Decision(decision.url, decision.reasons, (*decision.warnings, note), decision.grants)
+
+
+def result_dict(url: str, decision: Decision) -> dict[str, Any]:
+    """The contract's JSON object, exactly ``url`` (as given), ``allowed``,
+    ``reasons`` and ``warnings``. A reason holds ``code``, ``source`` and
+    ``evidence``, plus ``line``, ``matched_work`` and ``similarity`` where they
+    are known; grants (explicit permissions) are shown in the human output only.
+    """
+    return {
+        "url": url,
+        "allowed": decision.allowed,
+        "reasons": [reason.to_dict() for reason in decision.reasons],
+        "warnings": list(decision.warnings),
+    }
+
+
+def render(url: str, decision: Decision) -> str:
+    """Human output: the verdict and its decisive evidence, a few lines per URL."""
+    if decision.allowed:
+        head = f"ALLOWED   {url}"
+    else:
+        fetch = "never fetched" if not decision.fetch_allowed else "fetched, not used"
+        head = f"EXCLUDED  {url}  ({decision.reasons[0].code.value}; {fetch})"
+    lines = [head]
+    lines += _capped(
+        [f"  {r.code.value:<18} {_where(r):<14} {_short(r.evidence)}" for r in decision.reasons],
+        "reasons",
+    )
+    lines += _capped(
+        [f"  grant: {g.code.value} {_where(g)} {_short(g.evidence)}" for g in decision.grants],
+        "grants",
+    )
+    lines += _capped([f"  warning: {_short(w)}" for w in decision.warnings], "warnings")
+    return "\n".join(lines)
+
+
+def _where(reason: Any) -> str:
+    return reason.source + (f":{reason.line}" if reason.line else "")
+
+
+def _capped(lines: list[str], kind: str) -> list[str]:
+    if len(lines) <= MAX_LINES_PER_KIND:
+        return lines
+    more = len(lines) - MAX_LINES_PER_KIND + 1
+    return [*lines[: MAX_LINES_PER_KIND - 1], f"  ... {more} more {kind} (see --json)"]
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= EVIDENCE_WIDTH else text[: EVIDENCE_WIDTH - 1] + "…"
+
+
+@click.command(cls=ExampleLastCommand)
+@click.argument("urls", nargs=-1, required=True)
+@product_token_option
+@user_agent_option
+@registry_option("Authors' registry database: its URL rules apply too.")
+@settings_option
+@json_option
+def check(
+    urls: tuple[str, ...],
+    token: str | None,
+    user_agent: str | None,
+    registry: Path | None,
+    overrides: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Print the opt-out decision on each URL, with its evidence.
+
+    Fetches the origin's robots.txt, tdmrep.json and ai.txt, then the page
+    itself if robots.txt allows it, exactly as `tdmcrawl crawl` would.
+
+    Exit 0 when it ran (allowed or not), 1 on failure, 2 on usage errors.
+
+    Example:
+
+    \b
+        tdmcrawl check https://example.org/article --json
+    """
+    check_urls(urls, "URLS")
+    extra = setting_overrides(overrides)
+    options = {
+        **CHECK_SETTINGS,
+        "TDMCRAWL_TOKEN": token,
+        "TDMCRAWL_USER_AGENT": user_agent,
+        "TDMCRAWL_REGISTRY": str(registry) if registry else None,
+    }
+    results: dict[int, Decision] = {}
+    crawler = run_command(
+        "check", build_settings(options, extra), CheckSpider, urls=list(urls), results=results
+    )
+    session = getattr(crawler, "tdmcrawl_session", None)
+    if session is not None and session.error:
+        raise TdmcrawlError(f"check failed: {session.error}")
+    missing = [urls[i] for i in range(len(urls)) if i not in results]
+    for index, url in enumerate(urls):
+        if index not in results:
+            continue
+        if as_json:
+            echo_json(result_dict(url, results[index]))
+        else:
+            click.echo(render(url, results[index]))
+    if missing:
+        raise TdmcrawlError(f"no decision reached for: {', '.join(missing)}")

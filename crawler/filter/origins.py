@@ -1,0 +1,123 @@
+"""Origin signals from captured origin files (``tdmcrawl filter``, pass 1).
+
+robots.txt, ``/.well-known/tdmrep.json`` and ``/ai.txt`` response records in
+the inputs and the evidence WARCs (Common Crawl's robotstxt segments, a
+crawl's ``DIR/evidence/``) become one :class:`~optout.policy.OriginSignals`
+per scheme+host+port, as the crawl would have fetched them: the latest
+capture of a file wins and redirects are followed through the captures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urljoin
+
+from tdmcrawl.crawler.filter.options import FilterOptions, Warn
+from tdmcrawl.crawler.filter.read import ReadRecord, http_pairs, iter_records, read_body
+from tdmcrawl.optout.fetched import MAX_REDIRECTS, FetchResult
+from tdmcrawl.optout.origins import ROBOTS_TXT, origin_file_at, origin_key
+from tdmcrawl.optout.policy import OriginSignals
+
+NO_ROBOTS_WARNING = "robots.txt of this origin is not in the inputs: no robots.txt signal read"
+NO_ROBOTS_CAPTURE = "no robots.txt capture in the inputs"
+_MAX_ORIGIN_FILE = 1024 * 1024
+
+
+def missing_robots(key: str, require_robots: bool) -> OriginSignals:
+    """The signals of an origin with no robots.txt capture (and no other origin file)."""
+    if require_robots:
+        missing = FetchResult(f"{key}/robots.txt", None, error=NO_ROBOTS_CAPTURE)
+        return OriginSignals.from_fetches(robots=missing)
+    return OriginSignals(warnings=(NO_ROBOTS_WARNING,))
+
+
+def collect_origins(
+    inputs: Iterable[Path], evidence: Iterable[Path], warn: Warn, options: FilterOptions
+) -> dict[str, OriginSignals]:
+    """One :class:`OriginSignals` per origin that has any origin-file capture.
+
+    Damage in ``inputs`` is reported once, by the decision pass; here only
+    that of the ``evidence`` files.
+    """
+    captures = _captures(inputs, evidence, warn)
+    files: dict[str, dict[str, FetchResult]] = {}
+    for url, (_, result) in captures.items():
+        origin_file = origin_file_at(url)
+        key = origin_key(url)
+        if origin_file is None or key is None:
+            continue
+        followed = _follow(result, captures)
+        if _is_3xx(followed.status) and followed.redirects <= MAX_REDIRECTS:
+            continue  # the redirect target was not captured: as if the file were not
+        files.setdefault(key, {})[origin_file.signal] = followed
+    origins: dict[str, OriginSignals] = {}
+    for key, fetched in files.items():
+        if ROBOTS_TXT.signal not in fetched and options.require_robots:
+            fetched[ROBOTS_TXT.signal] = FetchResult(
+                key + ROBOTS_TXT.path, None, error=NO_ROBOTS_CAPTURE
+            )
+        signals = OriginSignals.from_fetches(**fetched)
+        if signals.robots is None:
+            signals = replace(signals, warnings=(*signals.warnings, NO_ROBOTS_WARNING))
+        origins[key] = signals
+    return origins
+
+
+def _captures(
+    inputs: Iterable[Path], evidence: Iterable[Path], warn: Warn
+) -> dict[str, tuple[str, FetchResult]]:
+    """URL -> (WARC-Date, fetch) of the latest readable capture of every origin file,
+    and of every redirect (so a robots.txt redirect can be followed to its target)."""
+    captures: dict[str, tuple[str, FetchResult]] = {}
+    quiet: Warn = lambda message: None  # noqa: E731
+    for path, report in [(p, quiet) for p in inputs] + [(p, warn) for p in evidence]:
+        for read in iter_records(path, report):
+            entry = read.entry
+            if entry.rtype != "response" or read.http is None or read.bad:
+                continue
+            if origin_file_at(entry.uri) is None and not _is_redirect(read):
+                continue
+            body = read_body(read, _MAX_ORIGIN_FILE)
+            if read.bad:
+                continue  # an unreadable capture is no capture
+            result = FetchResult(
+                entry.uri, int(read.http.get_statuscode()), body, http_pairs(read.http)
+            )
+            # "...00Z" against "...00.5Z": without the Z, ISO dates compare as strings.
+            date = read.date.strip().rstrip("Zz")
+            previous = captures.get(entry.uri)
+            if previous is None or date >= previous[0]:
+                captures[entry.uri] = (date, result)
+    return captures
+
+
+def _is_3xx(status: int | None) -> bool:
+    return status is not None and 300 <= status < 400
+
+
+def _is_redirect(read: ReadRecord) -> bool:
+    return (
+        read.http is not None
+        and read.http.get_statuscode()[:1] == "3"
+        and bool(read.http.get_header("Location"))
+    )
+
+
+def _follow(result: FetchResult, captures: dict[str, tuple[str, FetchResult]]) -> FetchResult:
+    """Follow 3xx answers through the captured records, as the fetcher would have."""
+    hops = 0
+    current = result
+    while _is_3xx(current.status) and hops <= MAX_REDIRECTS:
+        location = current.header("location")
+        target = captures.get(urljoin(current.url, location.strip())) if location else None
+        if target is None:
+            break
+        hops += 1
+        current = target[1]
+    if current is result:
+        return result
+    return FetchResult(
+        result.url, current.status, current.body, current.headers, current.error, hops, current.url
+    )

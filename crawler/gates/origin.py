@@ -1,0 +1,305 @@
+"""The pre-fetch gate: replaces Scrapy's RobotsTxtMiddleware, which fails open.
+
+For every request it makes sure the origin's robots.txt, /.well-known/tdmrep.json
+and /ai.txt were fetched (once per scheme+host+port, through the engine so the
+same slot, User-Agent and capture apply), then asks ``optout.evaluate`` for the
+pre-fetch decision. This module parses nothing: status rules, redirect limits
+and size limits of RFC 9309 live in ``optout.fetched``; this module only
+reports what the fetch saw as a ``FetchResult``.
+
+- A URL whose robots.txt disallows our token, or whose robots.txt is
+  unreachable, is never requested: audited with ``stage="pre-fetch"``, then
+  refused with ``Excluded`` (an ``IgnoreRequest`` carrying the decision).
+- Other reservations (TDMRep, AI-agent rules, ai.txt, registry URL rules) still
+  let the page be fetched when ``TDMCRAWL_FETCH_RESERVED`` is on, so the
+  post-fetch gate can fingerprint it; it never reaches the output.
+- Origin files are kept 24 h (``TDMCRAWL_ORIGIN_TTL``); a failed robots.txt
+  (5xx, 429, network error) is trusted only ``TDMCRAWL_ORIGIN_RETRY`` seconds,
+  then fetched again, so one bad minute doesn't close a site for the whole crawl.
+- Redirect targets come back through this gate as new requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+from tdmcrawl.crawler import settings as tdm_settings
+from tdmcrawl.crawler.capture import CAPTURE_META
+from tdmcrawl.crawler.gates.netguard import AddressResolver, NetGuardBlocked, NetGuardMiddleware
+from tdmcrawl.crawler.politeness import apply_crawl_delay
+from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.optout.decision import Decision
+from tdmcrawl.optout.fetched import MAX_REDIRECTS, FetchResult
+from tdmcrawl.optout.origins import AI_TXT, ORIGIN_FILES, ROBOTS_TXT, Origin, evidence_kind
+from tdmcrawl.optout.policy import OriginSignals, evaluate
+
+logger = logging.getLogger(__name__)
+
+ORIGIN_META = "tdmcrawl_origin_fetch"
+PREFETCH_META = "tdmcrawl_prefetch"  # the pre-fetch decision as a dict (picklable for JOBDIR)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class Excluded(IgnoreRequest):
+    """A request refused by a gate; ``decision`` says why."""
+
+    def __init__(self, decision: Decision, stage: str, response: Any = None) -> None:
+        reason = decision.reasons[0] if decision.reasons else None
+        detail = f"{reason.code.value}: {reason.evidence}" if reason else "excluded"
+        super().__init__(f"tdmcrawl {stage}: {detail}")
+        self.decision = decision
+        self.stage = stage
+        # Post-fetch only: the refused response, so a crawl spider can still follow its links
+        # (the reservation is about training use, not access). Never given to pipelines.
+        self.response = response
+
+
+class AlreadyKept(IgnoreRequest):
+    """On --resume: the URL was written to WARC before the interruption."""
+
+
+@dataclass
+class OriginEntry:
+    signals: Any  # optout.policy.OriginSignals
+    expires_at: float
+    evidence: dict[str, Any] = field(default_factory=dict)  # kind -> WarcRef
+
+
+class OriginGateMiddleware:
+    """Downloader middleware at priority 100 (where RobotsTxtMiddleware was)."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.session = CrawlSession.of(crawler)
+        self.session.origin_gate = self  # the response gate reuses this origin cache
+        settings = crawler.settings
+        self.ttl = float(tdm_settings.get(settings, "TDMCRAWL_ORIGIN_TTL"))
+        self.retry_after = float(tdm_settings.get(settings, "TDMCRAWL_ORIGIN_RETRY"))
+        self.maxsize = int(tdm_settings.get(settings, "TDMCRAWL_ORIGIN_MAXSIZE"))
+        self.timeout = float(tdm_settings.get(settings, "TDMCRAWL_ORIGIN_TIMEOUT"))
+        self.fetch_reserved = tdm_settings.getbool(settings, "TDMCRAWL_FETCH_RESERVED")
+        self.fetch_ai_txt = tdm_settings.getbool(settings, "TDMCRAWL_AI_TXT")
+        # Skip kept URLs on --resume. After a kill the JOBDIR queue is lost: a kept page is
+        # skipped when the link log knows its links, else fetched again for them (never
+        # written twice); see crawler/linklog.py.
+        self.skip_kept = tdm_settings.getbool(settings, "TDMCRAWL_RESUME")
+        self.refetch_unlinked = tdm_settings.getbool(settings, "TDMCRAWL_REFETCH_KEPT")
+        self.netguard: NetGuardMiddleware | None = None
+        if tdm_settings.getbool(settings, "TDMCRAWL_NETGUARD"):
+            public = tdm_settings.getlist(settings, "TDMCRAWL_NETGUARD_PUBLIC_HOSTS")
+            self.netguard = NetGuardMiddleware(AddressResolver(public))
+        self._entries: dict[Origin, OriginEntry] = {}
+        self._waiting: dict[Origin, list[Deferred[OriginEntry]]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> OriginGateMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        if request.meta.get(ORIGIN_META):
+            return
+        if self.session.error:
+            raise IgnoreRequest(f"tdmcrawl session failed: {self.session.error}")
+        if urlsplit(request.url).scheme.lower() not in ("http", "https"):
+            return  # Scrapy's own handlers refuse or serve these; nothing to gate
+        decision, entry = await self.decide(request.url)
+        reserved_not_fetched = not decision.allowed and not self.fetch_reserved
+        if not decision.fetch_allowed or reserved_not_fetched:
+            self.session.record_exclusion(
+                decision, stage="pre-fetch", evidence=evidence_for(decision, entry)
+            )
+            raise Excluded(decision, "pre-fetch")
+        if (
+            self.skip_kept
+            and request.url in self.session.kept_urls
+            and (
+                not self.refetch_unlinked
+                or request.url in getattr(self.crawler, "tdmcrawl_followed", ())
+            )
+        ):
+            raise AlreadyKept(f"already kept before --resume: {request.url}")
+        request.meta[PREFETCH_META] = decision.to_dict()
+
+    async def decide(self, url: str) -> tuple[Decision, OriginEntry]:
+        """The pre-fetch decision for ``url`` (fetching its origin files if needed)."""
+        entry = await self.origin(origin_of(url))
+        decision = evaluate(url, entry.signals, None, self.session.policy)
+        registry = self.session.registry
+        if registry is not None:
+            match = registry.match_url(url)
+            if match is not None:
+                decision = decision.merge(Decision(url=url, reasons=(match.to_reason(),)))
+        return decision, entry
+
+    # -- the per-origin cache ---------------------------------------------------
+
+    async def origin(self, key: Origin) -> OriginEntry:
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires_at > time.monotonic():
+            return entry
+        if key in self._waiting:  # another request is fetching this origin right now
+            waiter: Deferred[OriginEntry] = Deferred()
+            self._waiting[key].append(waiter)
+            return await maybe_deferred_to_future(waiter)
+        self._waiting[key] = []
+        try:
+            entry = await self._fetch_origin(key)
+        except Exception as exc:
+            for waiter in self._waiting.pop(key):
+                waiter.errback(exc)
+            raise
+        self._entries[key] = entry
+        for waiter in self._waiting.pop(key):
+            waiter.callback(entry)
+        return entry
+
+    async def _fetch_origin(self, key: Origin) -> OriginEntry:
+        results: dict[str, FetchResult] = {}
+        evidence: dict[str, Any] = {}
+        robots_only: OriginSignals | None = None
+        for origin_file in ORIGIN_FILES:
+            if origin_file is AI_TXT and not self.fetch_ai_txt:
+                continue
+            url = key.url(origin_file.path)
+            # The other origin files are fetched only where robots.txt lets us fetch.
+            if (
+                robots_only is not None
+                and not evaluate(url, robots_only, None, self.session.policy).fetch_allowed
+            ):
+                continue
+            result, capture = await self._fetch_file(url)
+            results[origin_file.signal] = result
+            ref = self._write_evidence(result, capture, origin_file.kind)
+            if ref is not None:
+                evidence[origin_file.kind] = ref
+            if origin_file is ROBOTS_TXT:
+                robots_only = OriginSignals.from_fetches(robots=result)
+        signals = OriginSignals.from_fetches(**results)
+        robots_result = results[ROBOTS_TXT.signal]
+        self._apply_crawl_delay(key.host, signals)
+        failed = _robots_failed(robots_result)
+        ttl = self.retry_after if failed else self.ttl
+        return OriginEntry(signals=signals, expires_at=time.monotonic() + ttl, evidence=evidence)
+
+    async def _fetch_file(self, url: str) -> tuple[FetchResult, Any]:
+        """Fetch one origin file, following at most five redirects ourselves."""
+        stats = self.crawler.stats
+        current = url
+        redirects = 0
+        while True:
+            request = Request(
+                current,
+                callback=NO_CALLBACK,
+                dont_filter=True,
+                priority=1000,
+                meta={
+                    ORIGIN_META: True,
+                    "dont_redirect": True,
+                    "dont_retry": True,
+                    "dont_cache": True,
+                    "dont_obey_robotstxt": True,
+                    "handle_httpstatus_all": True,
+                    "download_maxsize": self.maxsize,
+                    "download_timeout": self.timeout,
+                },
+            )
+            stats.inc_value("tdmcrawl/origin/request_count")
+            try:
+                response = await self.crawler.engine.download_async(request)
+            except Exception as exc:  # network error, timeout, too big: all "no response"
+                stats.inc_value(f"tdmcrawl/origin/exception_count/{type(exc).__name__}")
+                return _failed(url, current, redirects, exc), None
+            stats.inc_value(f"tdmcrawl/origin/response_status_count/{response.status}")
+            location = response.headers.get("Location")
+            redirected = response.status in REDIRECT_STATUSES and location
+            if redirected:
+                redirects += 1
+            if redirected and redirects <= MAX_REDIRECTS:
+                target = urljoin(current, location.decode("latin-1"))
+                if self.netguard is not None:
+                    try:
+                        await self.netguard.check(target, current)
+                    except NetGuardBlocked as exc:
+                        return _failed(url, current, redirects, exc), None
+                current = target
+                continue
+            # A final answer, or the redirect past the limit (RFC 9309 2.3.1.2).
+            result = FetchResult(
+                url=url,
+                status=response.status,
+                body=response.body,
+                headers=header_pairs(response),
+                error=None,
+                redirects=redirects,
+                final_url=current,
+            )
+            return result, response.meta.get(CAPTURE_META)
+
+    def _write_evidence(self, result: FetchResult, capture: Any, kind: str) -> Any:
+        if capture is None:
+            return None
+        try:
+            return self.session.record_evidence(result.final_url or result.url, capture, kind)
+        except Exception:  # evidence is best effort; the decision must still be made
+            logger.exception("tdmcrawl: writing the %s evidence of %s failed", kind, result.url)
+            return None
+
+    def _apply_crawl_delay(self, host: str, signals: OriginSignals) -> None:
+        if signals.robots is None:
+            return
+        delay = signals.robots.robots.crawl_delay(self.session.policy.token)
+        if delay:
+            apply_crawl_delay(self.crawler, host, float(delay))
+
+
+def _failed(url: str, final_url: str, redirects: int, exc: BaseException) -> FetchResult:
+    return FetchResult(
+        url=url,
+        status=None,
+        body=None,
+        headers=(),
+        error=f"{type(exc).__name__}: {exc}".strip(),
+        redirects=redirects,
+        final_url=final_url,
+    )
+
+
+def _robots_failed(result: FetchResult) -> bool:
+    status = result.status
+    return (result.error is not None and status is None) or (
+        status is not None and (status >= 500 or status == 429)
+    )
+
+
+def header_pairs(response: Any) -> tuple[tuple[str, str], ...]:
+    """A response's header lines as (name, value) text pairs, repeats kept."""
+    return tuple(
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in response.headers.items()
+        for value in values
+    )
+
+
+def evidence_for(decision: Decision, entry: OriginEntry) -> Any:
+    if not decision.reasons:
+        return None
+    kind = evidence_kind(decision.reasons[0].source)
+    return entry.evidence.get(kind) if kind else None
+
+
+def origin_of(url: str) -> Origin:
+    """The origin a request goes to (only http(s) requests reach the gates)."""
+    origin = Origin.of(url)
+    if origin is None:
+        raise ValueError(f"no http(s) origin in {url!r}")
+    return origin

@@ -1,0 +1,112 @@
+"""The post-fetch gate: ``optout.evaluate`` on every successful response.
+
+It sits at priority 540, below RedirectMiddleware (600), HttpCompression (590)
+and Retry (550) in the ``process_response`` order, so it sees final responses
+with decoded bodies. A reserved page is audited (``stage="post-fetch"``), its
+main text is handed to the session's reserved-page hooks (the near-duplicate
+index) and it is refused with ``Excluded``: neither the spider nor any item
+pipeline ever sees it, and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lxml import etree, html
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+
+from tdmcrawl.crawler.gates.origin import (
+    ORIGIN_META,
+    Excluded,
+    evidence_for,
+    header_pairs,
+    origin_of,
+)
+from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.dedup import extract_main_text
+from tdmcrawl.optout.decision import Decision
+from tdmcrawl.optout.policy import ResponseSignals, evaluate
+
+logger = logging.getLogger(__name__)
+# trafilatura logs ERROR for every non-HTML body; for the crawl that is an expected case.
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+
+DECISION_META = "tdmcrawl_decision"  # the post-fetch decision of an allowed response, as a dict
+
+
+class ResponseGateMiddleware:
+    """Downloader middleware at priority 540; see the module docstring."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.session = CrawlSession.of(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ResponseGateMiddleware:
+        return cls(crawler)
+
+    async def process_response(self, request: Any, response: Response) -> Response:
+        if request.meta.get(ORIGIN_META) or not 200 <= response.status < 300:
+            return response  # errors and origin files never become pages
+        gate = self.session.origin_gate
+        if gate is None:
+            # Without the origin gate there are no origin signals to decide by: keep nothing.
+            logger.error("tdmcrawl: the origin gate is not installed; %s is not kept", request.url)
+            raise IgnoreRequest("tdmcrawl: the origin gate is not installed")
+        decision, entry = await self.decide(gate, response)
+        if not decision.allowed:
+            self.session.record_exclusion(
+                decision, stage="post-fetch", evidence=evidence_for(decision, entry)
+            )
+            if self.session.reserved_hooks:
+                self.session.reserved(response.url, extract_text(response), decision)
+            raise Excluded(decision, "post-fetch", response)
+        request.meta[DECISION_META] = decision.to_dict()
+        return response
+
+    async def decide(self, gate: Any, response: Response) -> tuple[Decision, Any]:
+        entry = await gate.origin(origin_of(response.url))
+        signals = ResponseSignals(
+            status=response.status,
+            headers=header_pairs(response),
+            body=response.body,
+            content_type=_content_type(response),
+        )
+        decision = evaluate(response.url, entry.signals, signals, self.session.policy)
+        registry = self.session.registry
+        if registry is not None:
+            match = registry.match_url(response.url)
+            if match is not None:
+                decision = decision.merge(Decision(url=response.url, reasons=(match.to_reason(),)))
+        return decision, entry
+
+
+def extract_text(response: Response) -> str:
+    """The main text of a page: the one place the crawler turns a body into text."""
+    body = response.body
+    content_type = _content_type(response) or ""
+    if content_type.startswith("text/plain"):
+        encoding = getattr(response, "encoding", None) or "utf-8"
+        return body.decode(encoding, errors="replace")
+    try:
+        return extract_main_text(body, response.url)
+    except Exception:  # a parser failure must not stop the gate
+        logger.debug("extract_main_text failed on %s", response.url, exc_info=True)
+        return _lxml_text(body)
+
+
+def _lxml_text(body: bytes) -> str:
+    try:
+        tree = html.fromstring(body)
+    except (etree.ParserError, ValueError):
+        return ""
+    for node in tree.xpath("//script|//style|//noscript"):
+        node.drop_tree()
+    return " ".join(tree.text_content().split())
+
+
+def _content_type(response: Response) -> str | None:
+    value = response.headers.get("Content-Type")
+    return value.decode("latin-1") if value else None

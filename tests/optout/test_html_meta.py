@@ -1,0 +1,135 @@
+"""Meta tag extraction from HTML bytes: charsets, broken markup, garbage, huge bodies."""
+
+import codecs
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tdmcrawl.optout.html_meta import MAX_BYTES, extract_meta, sniff_encoding
+
+
+def _names(scan):
+    return [(t.name, t.content) for t in scan.tags]
+
+
+def test_html_meta_basic_head_names_are_lowercased():
+    scan = extract_meta(
+        b'<!doctype html><html><head><META NAME="Robots" CONTENT="NoAI">'
+        b'<meta name="TDM-Reservation" content="1"><title>t</title></head><body>x</body></html>'
+    )
+    assert _names(scan) == [("robots", "NoAI"), ("tdm-reservation", "1")]
+    assert all(t.in_head for t in scan.tags)
+
+
+def test_html_meta_filter_by_names():
+    body = b'<head><meta name="robots" content="noai"><meta name="description" content="d"></head>'
+    assert _names(extract_meta(body, names={"ROBOTS"})) == [("robots", "noai")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        # HTML standard's order: BOM, then HTTP charset, then <meta charset>, then default
+        (
+            '<meta charset="windows-1251"><meta name="description" content="Новости">'.encode(
+                "cp1251"
+            ),
+            "cp1251",
+        ),
+        (
+            '<meta http-equiv="Content-Type" content="text/html; charset=koi8-r">'
+            '<meta name="description" content="Новости">'.encode("koi8-r"),
+            "koi8-r",
+        ),
+        (codecs.BOM_UTF8 + '<meta name="description" content="Новости">'.encode(), "utf-8"),
+        ('<meta name="description" content="Новости">'.encode("utf-16"), "utf-8"),
+        ('<meta name="description" content="Новости">'.encode(), "utf-8"),
+        # an unknown charset label falls back to UTF-8
+        ('<meta charset="x-klingon"><meta name="description" content="Новости">'.encode(), "utf-8"),
+    ],
+)
+def test_html_meta_charsets(raw, encoding):
+    scan = extract_meta(raw)
+    assert scan.encoding == encoding
+    assert _names(scan) == [("description", "Новости")]
+
+
+def test_html_meta_http_charset_beats_meta_charset():
+    raw = '<meta charset="utf-8"><meta name="description" content="Жаңалықтар">'.encode()
+    assert sniff_encoding(raw, "text/html; charset=UTF-8")[0] == "utf-8"
+    cp = '<meta charset="utf-8"><meta name="description" content="Новости">'.encode("cp1251")
+    assert _names(extract_meta(cp, content_type="text/html; charset=windows-1251")) == [
+        ("description", "Новости")
+    ]
+
+
+def test_html_meta_kazakh_content_survives():
+    raw = '<head><meta name="tdm-policy" content="https://ақпарат.kz/саясат"></head>'.encode()
+    assert extract_meta(raw).tags[0].content == "https://ақпарат.kz/саясат"
+
+
+def test_html_meta_outside_head_is_found_and_flagged():
+    raw = (
+        b"<html><head><title>t</title></head><body><p>text</p>"
+        b'<meta name="tdm-reservation" content="1"><meta itemprop="x" content="y"></body>'
+    )
+    scan = extract_meta(raw)
+    assert [(t.name, t.in_head) for t in scan.tags] == [("tdm-reservation", False)]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"<meta name=robots content=noai>",  # no html/head at all, unquoted
+        b'<html><head><meta name="robots" content="noai"',  # cut mid-tag at EOF
+        b'<html><head><meta name="robots" content="noai"><meta name=',
+        b'<HEAD><Meta Name="robots" Content="noai"/></HEAD>',
+        b'\x00\x00<head>\x00<meta name="robots" content="no\x00ai">',
+    ],
+)
+def test_html_meta_broken_html(raw):
+    scan = extract_meta(raw)
+    assert scan.tags and scan.tags[0].name == "robots"
+    assert scan.tags[0].content.replace(" ", "") in ("noai", "no\ufffdai")
+
+
+def test_html_meta_cap_ignores_tags_after_max_bytes():
+    late = (
+        b"<html><head>"
+        + b"<!--"
+        + b"x" * (MAX_BYTES + 10)
+        + b'--><meta name="robots" content="noai">'
+    )
+    scan = extract_meta(late)
+    assert scan.tags == () and scan.truncated
+    early = extract_meta(b'<meta name="robots" content="noai">' + b" " * (MAX_BYTES + 10))
+    assert early.truncated and _names(early) == [("robots", "noai")]
+
+
+@pytest.mark.parametrize("raw", [b"", b"\xff" * 5000, bytes(range(256)) * 40, b"<meta", b"<meta>"])
+def test_html_meta_garbage_gives_no_tags(raw):
+    assert extract_meta(raw).tags == ()
+
+
+def test_html_meta_not_bytes_gives_warning():
+    scan = extract_meta("text")  # type: ignore[arg-type]
+    assert scan.tags == () and scan.warnings
+
+
+def test_html_meta_evidence_renders_the_tag():
+    (tag,) = extract_meta(b'<meta name=" Robots " content=\'say "noai"\'>').tags
+    assert tag.raw == '<meta name="Robots" content="say &quot;noai&quot;">'
+
+
+@given(st.binary(max_size=3000))
+def test_html_meta_never_raises_on_bytes(raw):
+    scan = extract_meta(raw)
+    assert all(t.name == t.name.lower() for t in scan.tags)
+
+
+@given(st.text(max_size=500), st.sampled_from(["utf-8", "cp1251", "utf-16", "latin-1"]))
+def test_html_meta_never_raises_on_text_in_any_encoding(text, encoding):
+    raw = f'<head><meta name="robots" content="{text}">'.encode(encoding, "replace")
+    scan = extract_meta(raw)
+    assert len(scan.tags) <= 2
