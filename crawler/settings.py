@@ -13,6 +13,7 @@ from typing import Any
 
 from tdmcrawl.crawler import __version__
 from tdmcrawl.dedup import DEFAULT_CONFIG, DedupConfig
+from tdmcrawl.optout.origins import ORIGIN_FILE_MAX_BYTES
 from tdmcrawl.optout.policy import PolicyConfig
 
 DEFAULT_CONTACT = "https://github.com/tdmcrawl/tdmcrawl#for-site-owners"
@@ -52,7 +53,13 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "TDMCRAWL_HTML_META_MAX_BYTES": (
         None,
-        "Bytes of an HTML body scanned for meta tags (default: optout's, at least 1024).",
+        "Scan at most this many bytes of an HTML page for meta tags; a page cut is reserved "
+        "(default: the whole page).",
+    ),
+    "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE": (
+        False,
+        "A robots.txt behind more than 5 redirects allows all (RFC 9309 MAY); "
+        "default: complete disallow.",
     ),
     # Near-duplicate gate and release step (crawler/neardup.py)
     "TDMCRAWL_DEDUP": (
@@ -77,7 +84,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     # Origin files (robots.txt, tdmrep.json, ai.txt)
     "TDMCRAWL_ORIGIN_TTL": (86_400, "Seconds before an origin's files are fetched again."),
     "TDMCRAWL_ORIGIN_RETRY": (300, "Seconds a failed robots.txt fetch is trusted before a retry."),
-    "TDMCRAWL_ORIGIN_MAXSIZE": (8 * 1024 * 1024, "Largest origin file downloaded (bytes)."),
+    "TDMCRAWL_ORIGIN_MAXSIZE": (ORIGIN_FILE_MAX_BYTES, "Largest origin file downloaded (bytes)."),
     "TDMCRAWL_ORIGIN_TIMEOUT": (30, "Download timeout of origin files (seconds)."),
     "TDMCRAWL_AI_TXT": (True, "Fetch /ai.txt for every origin."),
     # Crawl shape
@@ -162,6 +169,7 @@ def policy_config(settings: Any) -> PolicyConfig:
         "content_usage": "TDMCRAWL_CONTENT_USAGE",
         "content_signal": "TDMCRAWL_CONTENT_SIGNAL",
         "aipref_compat": "TDMCRAWL_AIPREF_COMPAT",
+        "robots_redirects_unavailable": "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE",
     }
     fields: dict[str, Any] = {"token": token(settings)}
     fields.update({field: getbool(settings, name) for field, name in switches.items()})

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tdmcrawl.optout.html_meta import MAX_BYTES, extract_meta, sniff_encoding
+from tdmcrawl.optout.html_meta import CHUNK_BYTES, extract_meta, sniff_encoding
 
 
 def _names(scan):
@@ -43,7 +43,7 @@ def test_html_meta_filter_by_names():
             "koi8-r",
         ),
         (codecs.BOM_UTF8 + '<meta name="description" content="Новости">'.encode(), "utf-8"),
-        ('<meta name="description" content="Новости">'.encode("utf-16"), "utf-8"),
+        ('<meta name="description" content="Новости">'.encode("utf-16"), "utf-16-le"),
         ('<meta name="description" content="Новости">'.encode(), "utf-8"),
         # an unknown charset label falls back to UTF-8
         ('<meta charset="x-klingon"><meta name="description" content="Новости">'.encode(), "utf-8"),
@@ -94,17 +94,29 @@ def test_html_meta_broken_html(raw):
     assert scan.tags[0].content.replace(" ", "") in ("noai", "no\ufffdai")
 
 
-def test_html_meta_cap_ignores_tags_after_max_bytes():
-    late = (
-        b"<html><head>"
-        + b"<!--"
-        + b"x" * (MAX_BYTES + 10)
-        + b'--><meta name="robots" content="noai">'
-    )
+def test_html_meta_whole_body_is_scanned_by_default():
+    # Past the old 256 KiB prefix, past several of the scanner's chunks.
+    late = b"<html><head><!--" + b"x" * (3 * CHUNK_BYTES) + b'--><meta name="robots" content="noai">'
     scan = extract_meta(late)
-    assert scan.tags == () and scan.truncated
-    early = extract_meta(b'<meta name="robots" content="noai">' + b" " * (MAX_BYTES + 10))
-    assert early.truncated and _names(early) == [("robots", "noai")]
+    assert _names(scan) == [("robots", "noai")] and scan.unread is None
+
+
+def test_html_meta_a_limit_that_cuts_the_scan_says_so():
+    late = b"<html><head><title>t</title>" + b" " * 5000 + b'<meta name="robots" content="noai">'
+    scan = extract_meta(late, max_bytes=2048)
+    assert scan.tags == ()
+    assert "html_meta_max_bytes=2048" in scan.unread
+    early = extract_meta(b'<meta name="robots" content="noai">' + b" " * 5000, max_bytes=2048)
+    assert _names(early) == [("robots", "noai")] and early.unread
+    whole = extract_meta(late, max_bytes=len(late))
+    assert _names(whole) == [("robots", "noai")] and whole.unread is None
+
+
+def test_html_meta_cut_says_whether_head_was_read():
+    in_head = extract_meta(b"<head><title>t</title><meta name=a content=b>", complete=False)
+    assert "<head> was not read to its end" in in_head.unread
+    past = extract_meta(b"<head></head><body><p>x</p><meta name=a content=b>", complete=False)
+    assert "past <head>" in past.unread
 
 
 @pytest.mark.parametrize("raw", [b"", b"\xff" * 5000, bytes(range(256)) * 40, b"<meta", b"<meta>"])
