@@ -152,7 +152,9 @@ def robots_outcome(result: FetchResult, *, redirects_unavailable: bool = False) 
             )
         return RobotsOutcome(RobotsStatus.PARSED, robots, f"HTTP {status}", tuple(warnings))
     if 300 <= status < 400:
-        return _redirect_failure(f"HTTP {status} redirect not followed", redirects_unavailable, empty)
+        return _redirect_failure(
+            f"HTTP {status} redirect not followed", redirects_unavailable, empty
+        )
     if status == 429 or 500 <= status < 600:
         return RobotsOutcome(RobotsStatus.UNREACHABLE, empty, f"HTTP {status}")
     if 400 <= status < 500:

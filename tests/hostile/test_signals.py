@@ -115,7 +115,11 @@ HUGE_TDMREP = 9 * 1024 * 1024  # over TDMCRAWL_ORIGIN_MAXSIZE (8 MiB)
 def huge_tdmrep() -> bytes:
     rule = b'{"location": "/elsewhere/%07d/", "tdm-reservation": 1},\n'
     count = HUGE_TDMREP // (len(rule) + 2)
-    return b"[" + b"".join(rule % i for i in range(count)) + b'{"location": "/", "tdm-reservation": 1}]'
+    return (
+        b"["
+        + b"".join(rule % i for i in range(count))
+        + b'{"location": "/", "tdm-reservation": 1}]'
+    )
 
 
 BIG_ROBOTS = 600 * 1024
@@ -366,9 +370,7 @@ def _audit(out_dir: Path, urls: dict[str, str]) -> dict[str, Outcome]:
 
 
 def _run_crawl(urls: dict[str, str], out_dir: Path) -> dict[str, Outcome]:
-    proc = tdmcrawl(
-        "crawl", *urls.values(), "--out", str(out_dir), *FAST, timeout=300
-    )
+    proc = tdmcrawl("crawl", *urls.values(), "--out", str(out_dir), *FAST, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return _audit(out_dir, urls)
 
@@ -519,9 +521,7 @@ def test_robots_rule_past_500_kib_still_disallows(hostile, command):
     "name", ["raw_braces", "raw_pipe", "raw_backslash", "raw_caret", "raw_backtick"]
 )
 @pytest.mark.parametrize("command", COMMANDS)
-def test_robots_rule_with_raw_unsafe_characters_matches_the_encoded_request(
-    hostile, command, name
-):
+def test_robots_rule_with_raw_unsafe_characters_matches_the_encoded_request(hostile, command, name):
     _assert_reserved(hostile, name, command)
 
 

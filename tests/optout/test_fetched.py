@@ -13,7 +13,6 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from tdmcrawl.optout.decision import ReasonCode
-from tdmcrawl.optout.robots import MAX_PARSE_BYTES
 from tdmcrawl.optout.fetched import (
     MAX_REDIRECTS,
     FetchResult,
@@ -21,6 +20,7 @@ from tdmcrawl.optout.fetched import (
     file_body,
     robots_outcome,
 )
+from tdmcrawl.optout.robots import MAX_PARSE_BYTES
 
 ROBOTS = b"User-agent: *\nDisallow: /private\n"
 URL = "http://127.0.0.1/robots.txt"

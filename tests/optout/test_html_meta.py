@@ -96,7 +96,9 @@ def test_html_meta_broken_html(raw):
 
 def test_html_meta_whole_body_is_scanned_by_default():
     # Past the old 256 KiB prefix, past several of the scanner's chunks.
-    late = b"<html><head><!--" + b"x" * (3 * CHUNK_BYTES) + b'--><meta name="robots" content="noai">'
+    late = (
+        b"<html><head><!--" + b"x" * (3 * CHUNK_BYTES) + b'--><meta name="robots" content="noai">'
+    )
     scan = extract_meta(late)
     assert _names(scan) == [("robots", "noai")] and scan.unread is None
 
