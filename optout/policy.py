@@ -196,7 +196,7 @@ def _tdmrep_file(result: FetchResult | None, warnings: list[str]) -> tdmrep.TdmR
         if result.body:
             parsed = tdmrep.TdmRepFile.parse(result.body)
             if parsed.valid:
-                parsed = replace(parsed, unread=parsed.unread or why)
+                parsed = replace(parsed, unread=why)  # the cut is why its end breaks
                 warnings += parsed.warnings
                 warnings.append(f"tdmrep.json {why}: read as far as it goes")
                 return parsed
