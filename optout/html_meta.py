@@ -8,18 +8,20 @@ the end of a long body (broken CMS templates emit them; they are flagged
 small and bounded:
 
 * a body without ``<meta`` costs one byte search;
-* the bytes are decoded incrementally, 256 KiB at a time, and fed to lxml's
-  HTML parser with a *target*: only start tags reach Python and no tree is
-  built, so memory does not grow with the page;
+* lxml's HTML parser pulls the bytes 256 KiB at a time (other encodings
+  than UTF-8 are decoded on the way) and reports to a *target*: only start
+  tags reach Python and no tree is built, so the scan of a 16 MiB page
+  needs well under 1 MB besides the page;
 * parsing stops after the last ``<meta`` of the bytes (nothing after it can
   be a meta tag), so a page whose meta tags are all in a short ``<head>``
   costs a parse of that head;
 * the body is bounded by whoever downloaded it (``DOWNLOAD_MAXSIZE`` in a
   crawl, the filter's read limit); ``max_bytes`` bounds the scan further.
 
-lxml's parser is given text it cannot refuse: an XML declaration
-(``<?xml version="1.0" encoding="UTF-8"?>``, XHTML) is an ordinary processing
-instruction to it, and NUL and other C0 controls are replaced by spaces.
+lxml's parser is given bytes, which it cannot refuse as it refuses a str
+holding an encoding declaration: an XML declaration (``<?xml version="1.0"
+encoding="UTF-8"?>``, XHTML) is an ordinary processing instruction to it,
+and NUL or invalid UTF-8 reads as U+FFFD.
 
 The charset, in the HTML standard's order: a byte order mark, the HTTP
 ``Content-Type`` charset (a UTF-16 there is honoured: the transport said so),
@@ -42,7 +44,7 @@ import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from lxml import etree
 
@@ -61,8 +63,6 @@ _CHARSET = re.compile(
 _CT_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:\-]{1,40})", re.IGNORECASE)
 # The rest of a tag from just after its name: quoted values may hold ">".
 _TAG_REST = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*>""")
-# lxml refuses strings holding NUL and most C0 controls.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _PROBE = "<meta name=x>"
 
 
@@ -208,34 +208,62 @@ def _end_of_tag(data: bytes, start: int) -> int:
 
 
 def _chunks(data: bytes, start: int, stop: int, encoding: str) -> Iterator[bytes]:
-    """``data[start:stop]`` decoded 256 KiB at a time and re-encoded as clean UTF-8."""
+    """``data[start:stop]`` as UTF-8, 256 KiB at a time. UTF-8 goes to libxml2 as it is
+    (it reads invalid bytes and NUL as U+FFFD); other encodings are decoded here."""
+    if encoding == "utf-8":
+        for pos in range(start, stop, CHUNK_BYTES):
+            yield data[pos : min(pos + CHUNK_BYTES, stop)]
+        return
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     for pos in range(start, stop, CHUNK_BYTES):
         end = min(pos + CHUNK_BYTES, stop)
-        text = decoder.decode(data[pos:end], final=end >= stop)
-        yield _CONTROL.sub(" ", text).encode("utf-8")
+        yield decoder.decode(data[pos:end], final=end >= stop).encode("utf-8", "replace")
 
 
 def _parse(data: bytes, start: int, stop: int, encoding: str, target: _Collector) -> str | None:
-    """Feed ``data[start:stop]`` to lxml's HTML parser; the error text if it failed."""
+    """Parse ``data[start:stop]`` with lxml's HTML parser; the error text if it failed.
+
+    lxml *pulls* the bytes from a reader, so libxml2 keeps a small window of the
+    document rather than a copy of all of it (its push parser, ``feed``, would)."""
     # The stubs' ParserTarget asks for end/data/comment too; lxml calls only what the
     # target defines, and defining them would cost a Python call per text node.
     parser = etree.HTMLParser(
         target=cast(Any, target), encoding="utf-8", recover=True, huge_tree=True, no_network=True
     )
-    last = b""
     try:
-        for chunk in _chunks(data, start, stop, encoding):
-            parser.feed(chunk)
-            last = chunk or last
-        if last.rfind(b"<") > last.rfind(b">"):
-            # The body ends inside a tag (a cut download): lxml drops an unclosed tag
-            # at the end, so close it to keep a cut-off meta tag readable.
-            parser.feed(b">")
-        parser.close()
+        reader = _Reader(_chunks(data, start, stop, encoding))
+        etree.parse(cast(IO[bytes], reader), parser)  # lxml calls only read()
     except (etree.LxmlError, ValueError, LookupError) as exc:
         return str(exc)[:200] or type(exc).__name__
     return None
+
+
+class _Reader:
+    """A file-like ``read(size)`` over chunks of bytes, for lxml to pull from. At the
+    end, a body that stops inside a tag (a cut download) gets a ``>``: lxml drops an
+    unclosed tag at the end, and a cut-off meta tag should stay readable."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._chunk = memoryview(b"")
+        self._pos = 0
+        self._last = b""
+        self._closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        while self._pos >= len(self._chunk):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                if self._closed:
+                    return b""
+                self._closed = True
+                inside = self._last.rfind(b"<") > self._last.rfind(b">")
+                return b">" if inside else b""
+            self._chunk, self._pos, self._last = memoryview(chunk), 0, chunk or self._last
+        end = len(self._chunk) if size is None or size < 0 else self._pos + size
+        out = self._chunk[self._pos : end].tobytes()
+        self._pos += len(out)
+        return out
 
 
 class _Collector:
