@@ -553,6 +553,8 @@ def test_robots_rule_with_raw_unsafe_characters_matches_the_encoded_request(host
     _assert_reserved(hostile, name, command)
 
 
+# A guard, not an attack: it passed before the fix too, and keeps the fix from reserving
+# more than the rules say.
 @pytest.mark.parametrize("command", COMMANDS)
 def test_robots_raw_character_rules_leave_other_paths_allowed(hostile, command):
     _assert_kept(hostile, "raw_other_allowed", command)
@@ -639,6 +641,7 @@ def test_meta_scan_cut_by_a_limit_reserves_with_the_cut_as_evidence(switched):
 
 
 def test_robots_redirect_loop_lenient_reading_is_a_documented_switch(switched):
+    # The switch gives back the reading of before the fix (allow all), with a warning.
     result = switched["robots_loop"]
     assert result["allowed"] is True
     assert any("2.3.1.2" in w and "unavailable" in w for w in result["warnings"])
