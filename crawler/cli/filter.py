@@ -57,6 +57,12 @@ from tdmcrawl.optout.policy import PolicyConfig
     help="Do not read robots.txt rules for AI-training crawlers as a reservation.",
 )
 @click.option(
+    "--robots-redirects-unavailable",
+    is_flag=True,
+    help="Read a robots.txt behind more than five redirects as unavailable (allow all, "
+    "RFC 9309 2.3.1.2) instead of unreachable (complete disallow).",
+)
+@click.option(
     "--max-size",
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_SIZE,
@@ -73,6 +79,7 @@ def filter_warcs(
     no_near_duplicates: bool,
     token: str | None,
     no_ai_agents: bool,
+    robots_redirects_unavailable: bool,
     max_size: int,
     as_json: bool,
 ) -> None:
@@ -87,7 +94,11 @@ def filter_warcs(
 
         tdmcrawl filter CC-MAIN-*.warc.gz --evidence robotstxt/ --out clean
     """
-    policy = PolicyConfig(token=token or "tdmcrawl", ai_agents=not no_ai_agents)
+    policy = PolicyConfig(
+        token=token or "tdmcrawl",
+        ai_agents=not no_ai_agents,
+        robots_redirects_unavailable=robots_redirects_unavailable,
+    )
     options = FilterOptions(
         policy=policy,
         registry=registry,

@@ -647,6 +647,20 @@ def test_robots_redirect_loop_lenient_reading_is_a_documented_switch(switched):
     assert any("2.3.1.2" in w and "unavailable" in w for w in result["warnings"])
 
 
+def test_filter_robots_redirect_lenient_reading_is_a_documented_flag(hostile, tmp_path):
+    web, urls, _ = hostile
+    source = tmp_path / "hostile.warc.gz"
+    write_warc(source, _captures(web, urls))
+    args = ["filter", str(source), "--no-near-duplicates", "--json"]
+    lenient = CliRunner().invoke(
+        main, [*args, "--out", str(tmp_path / "lenient"), "--robots-redirects-unavailable"]
+    )
+    assert lenient.exit_code == 0, lenient.output
+    names = {n: urls[n] for n in ("robots_loop", "robots_six_hops")}
+    for outcome in _audit(tmp_path / "lenient", names).values():
+        assert outcome.kept and any("2.3.1.2" in w for w in outcome.warnings)
+
+
 # -- filter: a page longer than what filter reads ------------------------------------------
 
 
