@@ -153,21 +153,50 @@ def extract_meta(
     elif not complete:
         unread = f"only the first {size} bytes of the body were read"
     encoding, bom = sniff_encoding(data, content_type)
-    feed_from, encoding_fed = bom, encoding
-    if not _ascii_compatible(encoding):
-        # "<meta" is not in these bytes as ASCII: transcode first (UTF-16 is rare).
-        data = data[bom:].decode(encoding, "replace").encode("utf-8")
-        feed_from, encoding_fed = 0, "utf-8"
-    last = _last_meta(data)
-    if last < 0:
-        # No meta tag in what was read; what was not read may still hold one.
-        return MetaScan(encoding=encoding, unread=_where(unread, in_body=None))
-    collector = _Collector({n.lower() for n in names} if names is not None else None)
-    stop = _end_of_tag(data, last)
-    failed = _parse(data, feed_from, stop, encoding_fed, collector)
+    wanted = {n.lower() for n in names} if names is not None else None
+    collector, failed = _scan(data, bom, encoding, wanted)
+    tags, warnings = collector.tags, []
+    other = _other_reading(data, bom, encoding)
+    if other is not None:
+        # The declared charset and the bytes disagree (a server that says UTF-16 and sends
+        # UTF-8, or the reverse): a tag readable either way counts.
+        second, _ = _scan(data, bom if other == "utf-8" else 0, other, wanted)
+        extra = [t for t in second.tags if (t.name, t.content) not in _keys(tags)]
+        if extra:
+            tags = tags + extra
+            warnings.append(f"the page read as {encoding} and as {other}: meta tags of both kept")
     if failed and not unread:
         unread = f"the HTML parser failed ({failed})"
-    return MetaScan(tuple(collector.tags), encoding, (), _where(unread, in_body=collector.in_body))
+    in_body = collector.in_body if collector.parsed else None
+    return MetaScan(tuple(tags), encoding, tuple(warnings), _where(unread, in_body=in_body))
+
+
+def _scan(
+    data: bytes, bom: int, encoding: str, wanted: set[str] | None
+) -> tuple[_Collector, str | None]:
+    """The meta tags of ``data[bom:]`` read as ``encoding``; the parser's error if any."""
+    collector = _Collector(wanted)
+    if not _ascii_compatible(encoding):
+        # "<meta" is not in these bytes as ASCII: transcode first (UTF-16 is rare).
+        data, bom, encoding = data[bom:].decode(encoding, "replace").encode("utf-8"), 0, "utf-8"
+    last = _last_meta(data)
+    if last < bom:
+        return collector, None  # no meta tag in what was read
+    collector.parsed = True
+    return collector, _parse(data, bom, _end_of_tag(data, last), encoding, collector)
+
+
+def _other_reading(data: bytes, bom: int, encoding: str) -> str | None:
+    """Where no BOM settles it, the other evident reading of the bytes, if any."""
+    if bom:
+        return None
+    if encoding.startswith(("utf-16", "utf-32")):
+        return "utf-8" if _last_meta(data) >= 0 else None
+    return evident_utf16(data)
+
+
+def _keys(tags: list[MetaTag]) -> set[tuple[str, str]]:
+    return {(t.name, t.content) for t in tags}
 
 
 def _where(unread: str | None, *, in_body: bool | None) -> str | None:
@@ -274,6 +303,7 @@ class _Collector:
         self.wanted = wanted
         self.tags: list[MetaTag] = []
         self.in_body = False
+        self.parsed = False  # False: no "<meta" in the bytes, nothing was parsed
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         if tag == "meta":

@@ -191,6 +191,22 @@ def test_html_meta_http_charset_utf16_without_bom(codec, label, encoding):
     assert _names(scan) == [("tdm-reservation", "1")]
 
 
+# Our choice: where the declared charset and the bytes disagree and no BOM settles it,
+# a meta tag readable either way counts (a browser shows one of them; we cannot know
+# which the publisher checked).
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        (b'<html><head><meta name="robots" content="noai"></head>', "utf-16"),
+        ('<html><head><meta name="robots" content="noai"></head>'.encode("utf-16-le"), "utf-8"),
+    ],
+    ids=["says-utf16-sends-utf8", "says-utf8-sends-utf16"],
+)
+def test_html_meta_charset_that_contradicts_the_bytes_reads_both(raw, label):
+    scan = extract_meta(raw, content_type=f"text/html; charset={label}")
+    assert _names(scan) == [("robots", "noai")]
+
+
 def test_html_meta_utf16_declared_in_the_page_is_read_as_utf8():
     # HTML standard: a <meta charset> naming UTF-16 in ASCII-compatible bytes means UTF-8.
     raw = b'<meta charset="utf-16"><meta name="robots" content="noai">'
