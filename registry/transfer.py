@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import sys
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ from tdmcrawl.registry.works import (
 FORMATS = ("jsonl", "csv")
 CSV_BOM = "\ufeff"
 FORMULA_STARTS = frozenset("=+-@\t\r")
+FORMULA_CHARS = frozenset("=+-@")
 COLUMNS = (
     "id",
     "kind",
@@ -113,6 +115,12 @@ def write_export(registry: Registry, out: TextIO, fmt: str = "jsonl") -> int:
     return count
 
 
+def _skipped_before_formula(char: str) -> bool:
+    # What a spreadsheet may skip, trim or not show before a formula character: spaces
+    # and line breaks, control characters (NUL) and format characters (U+200B, BOM, U+2060).
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
 def _needs_quote_mark(text: str) -> bool:
     # A leading ' is itself escaped when what follows it would be, so that
     # csv_cell and csv_value are exact inverses for every string.
@@ -120,13 +128,22 @@ def _needs_quote_mark(text: str) -> bool:
         return False
     if text[0] in FORMULA_STARTS:
         return True
-    return text[0] == "'" and _needs_quote_mark(text[1:])
+    if text[0] == "'":
+        return _needs_quote_mark(text[1:])
+    for char in text:
+        if char in FORMULA_CHARS:
+            return True  # a formula behind characters the reader does not see
+        if not _skipped_before_formula(char):
+            return False
+    return False
 
 
 def csv_cell(text: str) -> str:
     """``text`` safe to open in a spreadsheet: a cell that starts with
-    ``= + - @``, tab or CR gets a leading ``'`` so it is shown, never run as a
-    formula (OWASP "CSV injection"). :func:`csv_value` undoes it on import."""
+    ``= + - @``, tab or CR, or with one of ``= + - @`` after spaces, line
+    breaks, control or zero-width characters (`` =``, ``\\n=``, ``\\u200b=``,
+    ``\\x00@``), gets a leading ``'`` so it is shown, never run as a formula
+    (OWASP "CSV injection"). :func:`csv_value` undoes it on import."""
     return "'" + text if _needs_quote_mark(text) else text
 
 
