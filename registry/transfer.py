@@ -17,7 +17,6 @@ import csv
 import io
 import json
 import sys
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -115,27 +114,43 @@ def write_export(registry: Registry, out: TextIO, fmt: str = "jsonl") -> int:
     return count
 
 
-def _skipped_before_formula(char: str) -> bool:
-    # What a spreadsheet may skip, trim or not show before a formula character: spaces
-    # and line breaks, control characters (NUL) and format characters (U+200B, BOM, U+2060).
-    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")
-
-
 def _needs_quote_mark(text: str) -> bool:
     # A leading ' is itself escaped when what follows it would be, so that
     # csv_cell and csv_value are exact inverses for every string.
     if not text:
         return False
-    if text[0] in FORMULA_STARTS:
+    first = text[0]
+    plain = _PLAIN_FIRST.get(first)
+    if plain is None:
+        plain = (
+            first.isprintable()
+            and not first.isspace()
+            and first not in FORMULA_STARTS
+            and first != "'"
+        )
+        if len(_PLAIN_FIRST) < _PLAIN_FIRST_MAX:
+            _PLAIN_FIRST[first] = plain
+    if plain:
+        return False  # the common case: a visible first character that starts no formula
+    if first in FORMULA_STARTS:
         return True
-    if text[0] == "'":
+    if first == "'":
         return _needs_quote_mark(text[1:])
+    # What a spreadsheet may skip, trim or not show before a formula character: spaces and
+    # line breaks, control characters (NUL), format characters (U+200B, BOM, U+2060): all
+    # whitespace and everything str.isprintable() refuses.
     for char in text:
         if char in FORMULA_CHARS:
             return True  # a formula behind characters the reader does not see
-        if not _skipped_before_formula(char):
+        if char.isprintable() and not char.isspace():
             return False
     return False
+
+
+# first character -> "visible, and starts neither a formula nor a quote" (memo: the export
+# calls the guard for every cell; the first characters seen are few).
+_PLAIN_FIRST: dict[str, bool] = {}
+_PLAIN_FIRST_MAX = 65_536  # bounded, whatever the input
 
 
 def csv_cell(text: str) -> str:

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tdmcrawl.crawler.audit.db import AuditLog
 from tdmcrawl.optout.decision import Decision, Reason, ReasonCode
@@ -159,6 +161,17 @@ def test_csv_formula_guard_is_exactly_undone(text):
     assert csv_value(cell) == text
     if text in HIDDEN_FORMULAS:
         assert cell.startswith("'")
+
+
+@given(
+    st.text(alphabet=" \n\r\t\x00\x1b\u200b\u200e\ufeff\u2060\u00a0\u3000", max_size=6),
+    st.sampled_from("=+-@"),
+    st.text(max_size=12),
+)
+def test_csv_formula_guard_catches_any_hidden_prefix(prefix, formula, rest):
+    text = prefix + formula + rest
+    cell = csv_cell(text)
+    assert cell.startswith("'") and csv_value(cell) == text
 
 
 def test_registry_csv_round_trip_keeps_hidden_prefix_names(tmp_path):
