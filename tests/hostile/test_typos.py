@@ -254,7 +254,7 @@ SCRAPY_AGENT = "Scrapy/2.0 (+https://scrapy.org)"
         ["--user-agent", SCRAPY_AGENT],
         ["-s", f"USER_AGENT={SCRAPY_AGENT}"],
         ["-s", f"TDMCRAWL_USER_AGENT={SCRAPY_AGENT}"],
-        ["--contact", "https://example.org/scrapy-bot"],
+        ["-s", "TDMCRAWL_CONTACT=https://example.org/scrapy-bot"],
         ["-s", "USER_AGENT=тдмкраул/1.0"],
     ],
     ids=["--user-agent", "-s USER_AGENT", "-s TDMCRAWL_USER_AGENT", "contact", "non-ASCII"],
@@ -264,14 +264,17 @@ def test_user_agent_claiming_scrapy_is_refused_by_every_command(command, args, w
     if command == "crawl":
         proc = refused_crawl(web, tmp_path, *args)
     else:
-        if args[0] == "--contact":
-            pytest.skip("check has no --contact option")
         before = len(web.requests)
         proc = tdmcrawl("check", web.url("site", "/"), *args)
         assert len(web.requests) == before
     assert_refused(proc)
     line = error_line(proc)
     assert "Scrapy" in line or "printable ASCII" in line, line
+
+
+def test_contact_naming_scrapy_is_refused_by_crawl(web, tmp_path):
+    proc = refused_crawl(web, tmp_path, "--contact", "https://example.org/scrapy-bot")
+    assert_refused(proc, "Scrapy")
 
 
 def test_user_agent_claiming_scrapy_stops_the_addon(web, tmp_path):
