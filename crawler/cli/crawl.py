@@ -15,12 +15,14 @@ from tdmcrawl.crawler.cli.options import (
     check_urls,
     echo_json,
     json_option,
+    out_dir_option,
     product_token_option,
     read_seeds,
     registry_option,
     setting_overrides,
     settings_option,
     user_agent_option,
+    validated,
 )
 from tdmcrawl.crawler.errors import (
     ConfigError,
@@ -30,6 +32,7 @@ from tdmcrawl.crawler.errors import (
     UsageError,
 )
 from tdmcrawl.crawler.frontier import cli_options
+from tdmcrawl.crawler.logfile import LOG_NAME
 from tdmcrawl.crawler.progress import summary_table
 from tdmcrawl.crawler.run import (
     STATE_FILE,
@@ -42,8 +45,6 @@ from tdmcrawl.crawler.run import (
 )
 from tdmcrawl.crawler.spider import SCOPES, TdmcrawlSpider
 
-LOG_NAME = "tdmcrawl.log"
-
 
 @click.command()
 @click.argument("urls", nargs=-1)
@@ -53,15 +54,11 @@ LOG_NAME = "tdmcrawl.log"
     type=click.Path(dir_okay=False, path_type=Path),
     help="File of seed URLs, one per line (# comments).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory.",
-)
+@out_dir_option("Output directory (not inside another crawl's).")
 @registry_option("Authors' registry database: its URL rules and works exclude.")
-@click.option("--max-pages", type=click.IntRange(min=0), help="Stop after N pages (0: no limit).")
+@click.option(
+    "--max-pages", type=click.IntRange(min=0), help="Send at most N page requests (0: no limit)."
+)
 @click.option("--max-depth", type=click.IntRange(min=0), help="Follow links at most N deep.")
 @click.option(
     "--scope",
@@ -84,7 +81,7 @@ LOG_NAME = "tdmcrawl.log"
 @click.option(
     "--progress",
     "progress_interval",
-    type=float,
+    type=click.FloatRange(min=0),
     default=5.0,
     show_default=True,
     help="Seconds between progress lines on stderr (0: off).",
@@ -126,6 +123,18 @@ def crawl(
         seeds = list(load_state(out_dir).get("seeds", []))
     if not seeds:
         raise click.UsageError("give at least one seed URL (arguments or --seeds)")
+    options: dict[str, Any] = {
+        "TDMCRAWL_OUT_DIR": str(out_dir),
+        "TDMCRAWL_REGISTRY": str(registry) if registry else None,
+        "TDMCRAWL_MAX_PAGES": max_pages,
+        "DEPTH_LIMIT": max_depth,
+        "TDMCRAWL_SCOPE": scope,
+        "TDMCRAWL_TOKEN": token,
+        "TDMCRAWL_USER_AGENT": user_agent,
+        "TDMCRAWL_CONTACT": contact,
+        "TDMCRAWL_PROGRESS_INTERVAL": progress_interval,
+    }
+    validated(build_settings(options, extra))  # before anything is written to DIR
     try:
         state_options = prepare_out_dir(out_dir, resume=resume)
     except UsageError as exc:
@@ -141,21 +150,11 @@ def crawl(
             (out_dir / STATE_FILE).unlink(missing_ok=True)
         raise
     save_state(out_dir, state)
-    options: dict[str, Any] = {
-        **state_options,
-        **frontier,
-        "TDMCRAWL_OUT_DIR": str(out_dir),
-        "TDMCRAWL_REGISTRY": str(registry) if registry else None,
-        "TDMCRAWL_MAX_PAGES": max_pages,
-        "DEPTH_LIMIT": max_depth,
-        "TDMCRAWL_SCOPE": scope,
-        "TDMCRAWL_TOKEN": token,
-        "TDMCRAWL_USER_AGENT": user_agent,
-        "TDMCRAWL_CONTACT": contact,
-        "TDMCRAWL_PROGRESS_INTERVAL": progress_interval,
-    }
+    options = {**state_options, **frontier, **options}
     session = run_crawl(options, extra, out_dir, seeds)
     report(session, out_dir, as_json=as_json)
+    if not frontier:  # a node of a shared frontier may never meet a seed host: another did
+        check_seeds_answered(session, seeds, out_dir)
 
 
 def run_crawl(
@@ -177,6 +176,20 @@ def run_crawl(
             (out_dir / STATE_FILE).unlink(missing_ok=True)
         raise TdmcrawlError(f"crawl failed: {session.error}; see {out_dir / LOG_NAME}")
     return session
+
+
+def check_seeds_answered(session: Any, seeds: list[str], out_dir: Path) -> None:
+    """A crawl none of whose seed hosts ever answered fails (exit 1); one that reached
+    only some of them says which did not, on stderr."""
+    silent = session.unanswered(seeds)
+    if not silent:
+        return
+    hosts = ", ".join(silent)
+    if len(silent) == len(session.origins_of(seeds)):
+        raise TdmcrawlError(
+            f"no seed host answered ({hosts}): nothing was crawled; see {out_dir / LOG_NAME}"
+        )
+    click.echo(f"Warning: seed host {hosts} never answered; see {out_dir / LOG_NAME}", err=True)
 
 
 def report(session: Any, out_dir: Path, *, as_json: bool) -> None:

@@ -62,11 +62,15 @@ def _codes(result):
 def test_json_lines_follow_the_contract(checked):
     results = _results(checked)
     for result in results.values():
-        assert list(result) == ["allowed", "reasons", "url", "warnings"]  # sorted keys
+        # sorted keys: the contract's four, and fetched and status (issue 10)
+        assert list(result) == ["allowed", "fetched", "reasons", "status", "url", "warnings"]
         assert result["allowed"] is (not result["reasons"])
         assert all(isinstance(w, str) for w in result["warnings"])
+        assert isinstance(result["fetched"], bool)
+        assert result["status"] is None or isinstance(result["status"], int)
         for reason in result["reasons"]:
-            assert set(reason) >= {"code", "source", "evidence"}
+            assert set(reason) >= {"code", "source", "evidence", "stage"}
+            assert reason["stage"] in ("pre-fetch", "post-fetch", "near-duplicate")
             assert set(reason) <= {
                 "code",
                 "source",
@@ -74,6 +78,7 @@ def test_json_lines_follow_the_contract(checked):
                 "line",
                 "matched_work",
                 "similarity",
+                "stage",
             }
 
 
