@@ -17,7 +17,7 @@ from typing import Any
 from tdmcrawl.crawler import __version__
 from tdmcrawl.crawler import settings as tds
 from tdmcrawl.crawler.warc.records import FORMAT_FIELDS, NORMALISATION_NOTE
-from tdmcrawl.optout.ai_agents import ai_training_tokens
+from tdmcrawl.optout.ai_agents import AiTokenList, ai_training_tokens
 
 # Third-party packages whose version can change a decision or a record's bytes.
 VERSIONED_PACKAGES = ("scrapy", "warcio", "lxml", "trafilatura")
@@ -35,11 +35,12 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
-def versions() -> dict[str, str]:
-    """Versions recorded with every crawl, so an audit says which code decided."""
+def versions(agents: AiTokenList | None = None) -> dict[str, str]:
+    """Versions recorded with every crawl, so an audit says which code decided;
+    ``agents`` is the AI-crawler list in force (default: the packaged one)."""
     out = {"tdmcrawl": __version__, "python": platform.python_version()}
     out.update({name: package_version(name) for name in VERSIONED_PACKAGES})
-    out["ai_training_tokens"] = ai_training_tokens().version
+    out["ai_training_tokens"] = (agents or ai_training_tokens()).version
     return out
 
 
@@ -81,7 +82,15 @@ def warcinfo_fields(settings: Any) -> dict[str, str]:
     policy = {
         "robots": True,
         "robots-ai-agents": config.ai_agents,
-        "ai-agents-list-version": ai_training_tokens().version,
+        "ai-agents-list-version": config.agent_list.version,
+        "ai-agents-lookalikes": config.ai_agent_lookalikes,
+        "rsl": config.rsl,
+        "rsl-licenses-held": list(config.rsl_licenses),
+        "rsl-token-variants": config.rsl_token_variants,
+        "tdmrep-object": config.tdmrep_object,
+        "tdmrep-string": config.tdmrep_string,
+        "tdmrep-variants": config.tdmrep_variants,
+        "robots-comments": config.robots_comments,
         "content-usage": config.content_usage,
         "content-signal": config.content_signal,
         "aipref-compat": config.aipref_compat,

@@ -155,7 +155,7 @@ class CrawlSession:
             self.audit = AuditLog.open(self.out_dir / "audit.sqlite")
             self.crawl_id = self.audit.start_crawl(
                 settings=settings_snapshot(self.settings),
-                versions=versions(),
+                versions=versions(self.policy.agent_list),
                 seeds=seeds or [],
                 crawl_id=self.crawl_id,
             )

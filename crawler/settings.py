@@ -24,6 +24,7 @@ from typing import Any
 from w3lib.url import safe_url_string
 
 from tdmcrawl.crawler import __version__
+from tdmcrawl.crawler.agents import load_agent_list
 from tdmcrawl.crawler.errors import UsageError
 from tdmcrawl.dedup import DEFAULT_CONFIG, DedupConfig
 from tdmcrawl.optout.origins import ORIGIN_FILE_MAX_BYTES
@@ -73,6 +74,37 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         False,
         "A robots.txt behind more than 5 redirects allows all (RFC 9309 MAY); "
         "default: complete disallow.",
+    ),
+    "TDMCRAWL_RSL": (True, "Honour RSL 1.0 licences (robots.txt License:, Link header, HTML)."),
+    "TDMCRAWL_RSL_LICENSES": (
+        [],
+        "RSL licence URLs the operator holds (licence, <standard>, <custom> or server URLs).",
+    ),
+    "TDMCRAWL_AGENTS_FILE": (
+        None,
+        "User-level override of the AI-crawler list (default: the user data dir).",
+    ),
+    # Readings of evident intent (optout/lenient.py, optout/comments.py): reservations only
+    "TDMCRAWL_TDMREP_OBJECT": (
+        True,
+        "Read a tdmrep.json written as one JSON object that reserves as a site-wide rule.",
+    ),
+    "TDMCRAWL_TDMREP_STRING": (True, 'Read tdm-reservation "1" (a string) in tdmrep.json as 1.'),
+    "TDMCRAWL_TDMREP_VARIANTS": (
+        True,
+        "Read X-TDM-Reservation: 1 and other spellings (header, meta, robots.txt) as TDMRep.",
+    ),
+    "TDMCRAWL_AI_AGENTS_LOOKALIKES": (
+        True,
+        "Read User-agent lines naming an AI crawler without its product token (robots-ai-agents).",
+    ),
+    "TDMCRAWL_RSL_TOKEN_VARIANTS": (
+        True,
+        "Read train-ai and like spellings in an RSL <prohibits> as ai-train.",
+    ),
+    "TDMCRAWL_ROBOTS_COMMENTS": (
+        "reserve",
+        "Reservations written in words in robots.txt comments: reserve | warn | off.",
     ),
     # Near-duplicate gate and release step (crawler/neardup.py)
     "TDMCRAWL_DEDUP": (
@@ -174,7 +206,10 @@ def dedup_config() -> DedupConfig:
 
 
 def policy_config(settings: Any) -> PolicyConfig:
-    """Settings -> ``optout.PolicyConfig``; a bad value raises ``ValueError`` naming it."""
+    """Settings -> ``optout.PolicyConfig``; a bad value raises ``ValueError`` naming it.
+
+    Reads the AI-crawler list in force (``crawler.agents``: packaged plus the
+    user-level override), so a broken override stops the run here."""
     switches = {
         "ai_agents": "TDMCRAWL_AI_AGENTS",
         "ai_txt": "TDMCRAWL_AI_TXT",
@@ -184,9 +219,21 @@ def policy_config(settings: Any) -> PolicyConfig:
         "content_signal": "TDMCRAWL_CONTENT_SIGNAL",
         "aipref_compat": "TDMCRAWL_AIPREF_COMPAT",
         "robots_redirects_unavailable": "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE",
+        "rsl": "TDMCRAWL_RSL",
+        "rsl_token_variants": "TDMCRAWL_RSL_TOKEN_VARIANTS",
+        "tdmrep_object": "TDMCRAWL_TDMREP_OBJECT",
+        "tdmrep_string": "TDMCRAWL_TDMREP_STRING",
+        "tdmrep_variants": "TDMCRAWL_TDMREP_VARIANTS",
+        "ai_agent_lookalikes": "TDMCRAWL_AI_AGENTS_LOOKALIKES",
     }
     fields: dict[str, Any] = {"token": token(settings)}
     fields.update({field: getbool(settings, name) for field, name in switches.items()})
+    comments = str(get(settings, "TDMCRAWL_ROBOTS_COMMENTS")).strip().lower()
+    if comments not in ("reserve", "warn", "off"):
+        raise ValueError(f"TDMCRAWL_ROBOTS_COMMENTS={comments!r}: use reserve, warn or off")
+    fields["robots_comments"] = comments
+    fields["rsl_licenses"] = tuple(getlist(settings, "TDMCRAWL_RSL_LICENSES"))
+    fields["agents"] = load_agent_list(settings)
     max_bytes = settings.get("TDMCRAWL_HTML_META_MAX_BYTES")
     if max_bytes not in (None, ""):
         try:
@@ -243,6 +290,15 @@ RULES: dict[str, Rule] = {
     "TDMCRAWL_AIPREF_COMPAT": BOOL,
     "TDMCRAWL_HTML_META_MAX_BYTES": Rule("int", minimum=1024),
     "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE": BOOL,
+    "TDMCRAWL_RSL": BOOL,
+    "TDMCRAWL_RSL_LICENSES": Rule("list"),
+    "TDMCRAWL_AGENTS_FILE": Rule("text"),
+    "TDMCRAWL_TDMREP_OBJECT": BOOL,
+    "TDMCRAWL_TDMREP_STRING": BOOL,
+    "TDMCRAWL_TDMREP_VARIANTS": BOOL,
+    "TDMCRAWL_AI_AGENTS_LOOKALIKES": BOOL,
+    "TDMCRAWL_RSL_TOKEN_VARIANTS": BOOL,
+    "TDMCRAWL_ROBOTS_COMMENTS": Rule("choice", choices=("reserve", "warn", "off")),
     "TDMCRAWL_DEDUP": BOOL,
     "TDMCRAWL_DEDUP_REDIS": Rule("redis"),
     "TDMCRAWL_DEDUP_NAMESPACE": Rule("text"),

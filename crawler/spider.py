@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy import signals
 from scrapy.http import HtmlResponse, Response
-from scrapy.linkextractors import LinkExtractor
+from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from twisted.python.failure import Failure
 
 from tdmcrawl.crawler import settings as tdm_settings
@@ -27,6 +27,17 @@ from tdmcrawl.crawler.gates.origin import Excluded
 from tdmcrawl.crawler.linklog import LINKS_NAME, FollowedPage, LinkLog, read_link_log
 
 SCOPES = tdm_settings.SCOPES
+# Text types whose files Scrapy's link extractor skips by extension (IGNORED_EXTENSIONS):
+# when such a type is a page type, links to its files are followed.
+DOCUMENT_EXTENSIONS = {"application/pdf": ("pdf",), "application/epub+zip": ("epub",)}
+
+
+def link_extractor(text_types: list[str]) -> LinkExtractor:
+    """Scrapy's extractor, following links to the document files that are page types."""
+    wanted = {ext for t in text_types for ext in DOCUMENT_EXTENSIONS.get(t.strip().lower(), ())}
+    return LinkExtractor(
+        unique=True, deny_extensions=[e for e in IGNORED_EXTENSIONS if e not in wanted]
+    )
 
 
 def registrable_part(host: str) -> str:
@@ -75,6 +86,7 @@ class TdmcrawlSpider(scrapy.Spider):
         if spider.scope not in SCOPES:
             raise ValueError(f"TDMCRAWL_SCOPE must be one of {', '.join(SCOPES)}")
         spider.budget = PageBudget.of(crawler)
+        spider._links = link_extractor(tdm_settings.getlist(settings, "TDMCRAWL_TEXT_TYPES"))
         if tdm_settings.getbool(settings, "TDMCRAWL_OUTPUT"):
             path = Path(str(tdm_settings.get(settings, "TDMCRAWL_OUT_DIR"))) / LINKS_NAME
             resume = tdm_settings.getbool(settings, "TDMCRAWL_RESUME")

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tdmcrawl.optout.decision import Reason, ReasonCode
 from tdmcrawl.optout.encoding import as_utf8
@@ -88,6 +88,9 @@ _KEY_ALIASES = {
     "crawldelay": "crawl-delay",
     "content-usage": "content-usage",
     "content-signal": "content-signal",
+    # RSL 1.0 section 4.4: names the licence document; like Sitemap it may stand
+    # before the first group (then it is global), inside a group it is that group's.
+    "license": "license",
 }
 _GROUP_RECORDS = ("user-agent", "allow", "disallow")
 
@@ -135,6 +138,8 @@ class _Group:
     agents: list[str]
     rules: list[tuple[RobotsLine, str]]  # (line, value with original bytes for matching)
     others: list[tuple[RobotsLine, str]]
+    # The User-agent lines as written (for readings that look past the product token).
+    agent_lines: list[RobotsLine] = field(default_factory=list)
 
 
 class _Pattern:
@@ -246,6 +251,10 @@ class _RuleSet:
         return self._usage
 
 
+# The RFC 9309 path pattern, for other formats that borrow its matching (RSL ``<content url>``).
+PathPattern = _Pattern
+
+
 def _beats(allow: bool, line: RobotsLine, other: tuple[bool, RobotsLine]) -> bool:
     """On equal length: Allow wins (RFC 9309 2.2.2), then the earlier line."""
     if allow != other[0]:
@@ -255,7 +264,14 @@ def _beats(allow: bool, line: RobotsLine, other: tuple[bool, RobotsLine]) -> boo
 
 class RobotsTxt:
     """A parsed robots.txt. Build it with :meth:`parse`; it is read-only
-    afterwards (compiled groups are cached per token on first use)."""
+    afterwards (compiled groups are cached per token on first use).
+
+    ``licenses``: RSL ``License`` records outside any group (global);
+    ``comments``: every ``#`` comment as ``(line number, text after '#')``.
+    """
+
+    licenses: tuple[RobotsLine, ...] = ()
+    comments: tuple[tuple[int, str], ...] = ()
 
     def __init__(
         self,
@@ -381,6 +397,28 @@ class RobotsTxt:
         Allow/Disallow (Crawl-delay, Content-Usage, unknown records, ...)."""
         return self._ruleset(token).others
 
+    def licenses_for(self, token: str) -> tuple[RobotsLine, ...]:
+        """RSL ``License`` records that apply to ``token`` (RSL 1.0 section 4.4): those
+        of the group selected for it if it has any, else the global ones."""
+        scoped = tuple(line for line in self.group_lines(token) if line.field == "license")
+        return scoped or self.licenses
+
+    def agent_groups(self) -> tuple[tuple[int, tuple[RobotsLine, ...]], ...]:
+        """``(group index, its User-agent lines as written)`` for every group."""
+        return tuple((i, tuple(g.agent_lines)) for i, g in enumerate(self._groups))
+
+    def group_verdict(self, index: int, url: str) -> RobotsVerdict:
+        """The verdict of group ``index`` alone for ``url`` (no merging by token)."""
+        path = request_path(url)
+        if _is_robots_txt(path):
+            return RobotsVerdict(True, None)
+        key = (2, index)  # never clashes with the token-selected keys (0|1, ...)
+        ruleset = self._shared.get(key)
+        if ruleset is None:
+            ruleset = _RuleSet([self._groups[index]], True)
+            self._shared[key] = ruleset
+        return ruleset.verdict(path)
+
     # -- internals ---------------------------------------------------------
 
     def _ruleset(self, token: str) -> _RuleSet:
@@ -415,6 +453,8 @@ class _Parser:
         self.groups: list[_Group] = []
         self.sitemaps: list[str] = []
         self.lines: list[RobotsLine] = []
+        self.licenses: list[RobotsLine] = []
+        self.comments: list[tuple[int, str]] = []
 
     def warn(self, message: str) -> None:
         if message not in self.warnings and len(self.warnings) < 20:
@@ -441,6 +481,8 @@ class _Parser:
             text = chunk.decode("utf-8", "surrogateescape")
             if _SURROGATE.search(text):
                 bad_utf8 = bad_utf8 or line_no
+            if "#" in text:
+                self.comments.append((line_no, _clean(text[text.find("#") + 1 :].strip())))
             parsed = _key_value(text)
             if parsed is None:
                 if text.strip(_WHITESPACE) and not text.lstrip(_WHITESPACE).startswith("#"):
@@ -456,8 +498,11 @@ class _Parser:
                     self.groups.append(current)
                     seen_rule = False
                 current.agents.extend(_agent_keys(value))
+                current.agent_lines.append(line)
             elif field == "sitemap":
                 self.sitemaps.append(line.value)
+            elif field == "license" and current is None:
+                self.licenses.append(line)  # global, like Sitemap (RSL 1.0 section 4.4)
             elif current is None:
                 outside.append(line_no)  # RFC 9309 2.2.2: rules before any group are ignored
             elif field in ("allow", "disallow"):
@@ -477,13 +522,16 @@ class _Parser:
             self.warn(f"unparseable line(s) ignored (first: line {unparsed})")
         if data.strip() and not any(line.field in _GROUP_RECORDS for line in self.lines):
             self.warn("no User-agent/Allow/Disallow records found; nothing applies")
-        return RobotsTxt(
+        robots = RobotsTxt(
             self.groups,
             tuple(self.sitemaps),
             tuple(self.lines),
             tuple(self.warnings),
             self.source,
         )
+        robots.licenses = tuple(self.licenses)
+        robots.comments = tuple(self.comments)
+        return robots
 
     def _as_bytes(self, body: bytes | str | None) -> bytes:
         if body is None:

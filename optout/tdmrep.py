@@ -13,12 +13,16 @@ Choices where the spec is silent, each conservative:
 * repeated or comma-folded header values (``tdm-reservation: 1, 1``) are one
   value; if they conflict (``1`` and ``0``), the reservation (``1``) wins and a
   warning says so. The same holds for several meta tags in one page.
-* in tdmrep.json, the strings ``"1"``/``"0"`` are accepted as the numbers
-  (with a warning): publishers write them, and reading them as "unset" would
-  silently drop a reservation. Any other value is a protocol error: the rule
-  still *matches* (first match wins) but leaves the reservation unset.
+* in tdmrep.json, the string ``"1"`` is read as a reservation (with a warning;
+  ``TdmRule.from_string`` marks it, and the policy switch ``tdmrep_string``
+  decides whether it counts): publishers write it, and reading it as "unset"
+  would silently drop an evident reservation. The string ``"0"`` is *not* read
+  as a grant (a malformed signal is never a permission). Any other value is a
+  protocol error: the rule still *matches* (first match wins) but leaves the
+  reservation unset.
 * a file that is not JSON holding an array (an HTML error page served with
-  200, a JSON object) is "no file", with a warning. A byte order mark is
+  200) is "no file", with a warning; a JSON object is read by
+  ``optout.lenient`` where it evidently reserves. A byte order mark is
   honoured (a UTF-16 file is decoded, with a warning).
 * a file that *is* an array but cannot be read to its end (cut by a size
   limit, broken JSON or bytes that are not UTF-8 part way, more than
@@ -63,6 +67,8 @@ class TdmRule:
     raw: str
     _segments: tuple[str, ...] = field(repr=False, compare=False, default=())
     _anchored: bool = field(repr=False, compare=False, default=False)
+    # The reservation was the string "1", not the number (a lenient reading).
+    from_string: bool = False
 
     def matches(self, path: str) -> bool:
         """Whether the rule's pattern matches an already normalised path (see :func:`url_path`)."""
@@ -268,18 +274,26 @@ def _parse_rule(index: int, obj: object, warnings: list[str]) -> TdmRule | None:
         warnings.append(f"tdmrep.json[{index}] tdm-policy is not a string: ignored")
         policy = None
     segments, anchored = compile_pattern(pattern)
-    return TdmRule(index, location, reservation, policy, raw, segments, anchored)
+    from_string = isinstance(obj.get(RESERVATION), str) and reservation == 1
+    return TdmRule(index, location, reservation, policy, raw, segments, anchored, from_string)
 
 
 def _json_reservation(value: object, index: int, warnings: list[str]) -> int | None:
     # bool is an int subclass in Python; JSON true/false is not a TDMRep value.
     if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
         return value
-    if isinstance(value, str) and value.strip() in ("0", "1"):
+    if isinstance(value, str) and value.strip() == "1":
         warnings.append(
-            f"tdmrep.json[{index}] tdm-reservation is the string {value!r}; read as a number"
+            f"tdmrep.json[{index}] tdm-reservation is the string {value!r}, not the number 1; "
+            "read as a reservation (evident intent)"
         )
-        return int(value.strip())
+        return 1
+    if isinstance(value, str) and value.strip() == "0":
+        warnings.append(
+            f"tdmrep.json[{index}] tdm-reservation is the string {value!r}, not the number 0; "
+            "a malformed value is never read as a permission: unset"
+        )
+        return None
     if value is None:
         warnings.append(f"tdmrep.json[{index}] has no tdm-reservation: unset")
     else:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from tdmcrawl.crawler.audit.db import EXCLUSION_COLUMNS, domain_of
-from tdmcrawl.optout.origins import evidence_kind, serialized_origin
+from tdmcrawl.optout.origins import RSL_LICENSE, evidence_kind, serialized_origin
 
 # --by value -> (SQL expression of the group key, the column listed as "top" per group)
 GROUPINGS: dict[str, tuple[str, str]] = {
@@ -211,7 +211,8 @@ def _evidence_captures(db: Database, row: dict[str, Any]) -> list[dict[str, Any]
                 "linked": "recorded",
             }
         ]
-    kind = evidence_kind(row["source"])
+    # An rsl reason's evidence is the licence document, wherever it was named.
+    kind = RSL_LICENSE.kind if row.get("reason") == "rsl" else evidence_kind(row["source"])
     if kind is None:
         return []
     # Not linked at decision time: the latest capture of that file for the

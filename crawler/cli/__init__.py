@@ -20,6 +20,7 @@ from tdmcrawl.crawler.errors import EXIT_USAGE, exit_status, one_line
 
 # name -> "module:attribute" of a click.Command
 SUBCOMMANDS: dict[str, str] = {
+    "agents": "tdmcrawl.crawler.cli.agents:agents",
     "check": "tdmcrawl.crawler.cli.check:check",
     "crawl": "tdmcrawl.crawler.cli.crawl:crawl",
     "demo": "tdmcrawl.crawler.cli.demo:demo",

@@ -245,8 +245,9 @@ def check(
 ) -> None:
     """Print the opt-out decision on each URL, with its evidence.
 
-    Fetches the origin's robots.txt, tdmrep.json and ai.txt, then the page
-    itself if robots.txt allows it, exactly as `tdmcrawl crawl` would.
+    Fetches the origin's robots.txt, tdmrep.json and ai.txt (and the RSL
+    licences they or the page name), then the page itself if robots.txt allows
+    it, exactly as `tdmcrawl crawl` would.
 
     Exit 0 when it ran (allowed or not), 1 on failure, 2 on usage errors.
 

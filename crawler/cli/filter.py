@@ -40,6 +40,15 @@ FILTER_SETTINGS = frozenset(
         "TDMCRAWL_AI_TXT",
         "TDMCRAWL_HTML_META_MAX_BYTES",
         "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE",
+        "TDMCRAWL_RSL",
+        "TDMCRAWL_RSL_LICENSES",
+        "TDMCRAWL_RSL_TOKEN_VARIANTS",
+        "TDMCRAWL_TDMREP_OBJECT",
+        "TDMCRAWL_TDMREP_STRING",
+        "TDMCRAWL_TDMREP_VARIANTS",
+        "TDMCRAWL_AI_AGENTS_LOOKALIKES",
+        "TDMCRAWL_ROBOTS_COMMENTS",
+        "TDMCRAWL_AGENTS_FILE",
         "TDMCRAWL_DEDUP",
         "TDMCRAWL_WARC_MAX_SIZE",
     }
@@ -81,6 +90,13 @@ FILTER_SETTINGS = frozenset(
     "RFC 9309 2.3.1.2) instead of unreachable (complete disallow).",
 )
 @click.option(
+    "--rsl-license",
+    "rsl_licenses",
+    multiple=True,
+    metavar="URL",
+    help="An RSL licence the operator holds (licence, <standard> or server URL; repeatable).",
+)
+@click.option(
     "--max-size",
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_SIZE,
@@ -99,14 +115,16 @@ def filter_warcs(
     token: str | None,
     no_ai_agents: bool,
     robots_redirects_unavailable: bool,
+    rsl_licenses: tuple[str, ...],
     max_size: int,
     overrides: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Copy the records of existing WARC files that no opt-out reserves.
 
-    Reads robots.txt, tdmrep.json and ai.txt captures from the inputs and
-    --evidence, decides every page with the crawl's policy, drops reserved
+    Reads robots.txt, tdmrep.json, ai.txt and RSL licence captures from the
+    inputs and --evidence, decides every page (HTML, text, PDF, EPUB) with the
+    crawl's policy, drops reserved
     pages with their request/metadata records and near-duplicates of reserved
     works, and audits each excluded URL in DIR/audit.sqlite.
 
@@ -125,6 +143,7 @@ def filter_warcs(
         "TDMCRAWL_TOKEN": token,
         "TDMCRAWL_AI_AGENTS": False if no_ai_agents else None,
         "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE": True if robots_redirects_unavailable else None,
+        "TDMCRAWL_RSL_LICENSES": list(rsl_licenses) if rsl_licenses else None,
         "TDMCRAWL_DEDUP": False if no_near_duplicates else None,
         "TDMCRAWL_WARC_MAX_SIZE": max_size,
     }

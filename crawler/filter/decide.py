@@ -9,6 +9,7 @@ with every record tied to it (the most restrictive reading).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,22 @@ from tdmcrawl.crawler.filter.read import (
     read_body,
 )
 from tdmcrawl.optout.decision import Decision
+from tdmcrawl.optout.fetched import FetchResult
 from tdmcrawl.optout.origins import origin_file_at, origin_key
 from tdmcrawl.optout.policy import OriginSignals, ResponseSignals, evaluate
 from tdmcrawl.registry import RegistryReader
 from tdmcrawl.registry.errors import RegistryError
 
-TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+TEXT_TYPES = (
+    "text/html",
+    "application/xhtml+xml",
+    "text/plain",
+    "application/pdf",
+    "application/epub+zip",
+)
+# PDF and EPUB records are read further than pages: their XMP or package metadata
+# may sit at the end, and a truncated file gives no text.
+DOCUMENT_BODY = 32 * 1024 * 1024
 _DECIDED = ("response", "resource", "revisit")
 
 
@@ -43,8 +54,10 @@ class Decider:
         result: FilterResult,
         warn: Warn,
         scratch: Path,
+        licences: Mapping[str, FetchResult] | None = None,
     ) -> None:
         self.origins = origins
+        self.licences = dict(licences or {})
         self.options = options
         self.result = result
         self.warn = warn
@@ -61,7 +74,8 @@ class Decider:
         if key in self.origins:
             return self.origins[key]
         if key not in self.no_robots:
-            self.no_robots[key] = missing_robots(key, self.options)
+            signals = missing_robots(key, self.options)
+            self.no_robots[key] = signals.with_licenses(self.licences)
         return self.no_robots[key]
 
     def decide(self, path: Path, read: ReadRecord) -> None:
@@ -76,8 +90,9 @@ class Decider:
             return  # dns:, metadata:// and other non-web records carry no opt-out: copied
         self.result.pages_in += 1
         body: bytes | None = b""
+        limit = DOCUMENT_BODY if _is_document(read) else MAX_BODY
         if not read.bad and (read.http is not None or entry.rtype == "resource"):
-            body = read_body(read, MAX_BODY + 1)
+            body = read_body(read, limit + 1)  # one byte more tells a cut body
         if read.bad or body is None:
             self.warn(
                 f"{path}: {entry.rtype} record of {entry.uri}: {read.bad}: "
@@ -86,8 +101,8 @@ class Decider:
             self.result.bad_records += 1
             self.exclude_record(entry)
             return
-        cut = len(body) > MAX_BODY
-        body = body[:MAX_BODY] if cut else body
+        cut = len(body) > limit
+        body = body[:limit] if cut else body
         response: ResponseSignals | None = None
         if read.http is not None:
             status, headers = int(read.http.get_statuscode()), http_pairs(read.http)
@@ -140,6 +155,17 @@ class Decider:
             self.registry.close()
         if self.near is not None:
             self.near.close()
+
+
+def _is_document(read: ReadRecord) -> bool:
+    kind = read.http.get_header("Content-Type") if read.http is not None else read.content_type
+    media = (kind or "").split(";", 1)[0].strip().lower()
+    return media in ("application/pdf", "application/epub+zip") or entry_is_document(read)
+
+
+def entry_is_document(read: ReadRecord) -> bool:
+    path = read.entry.uri.split("?", 1)[0].lower()
+    return path.endswith((".pdf", ".epub"))
 
 
 def _is_text_page(response: ResponseSignals) -> bool:

@@ -7,6 +7,10 @@ per scheme+host+port, as the crawl would have fetched them: the latest
 capture of a file wins and redirects are followed through the captures.
 A capture is read up to the crawl's origin-file size limit; a longer one is
 marked ``truncated``, which never grants more than the whole file would.
+
+RSL licence documents (served as ``application/rsl+xml``, or an ``.xml`` file
+in the RSL namespace) are collected by URL, whatever their origin: a page or a
+robots.txt that names one finds it by its URL (:func:`collect_origin_files`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urljoin
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from tdmcrawl.crawler.filter.options import FilterOptions, Warn
 from tdmcrawl.crawler.filter.read import ReadRecord, http_pairs, iter_records, read_body
@@ -29,6 +34,7 @@ from tdmcrawl.optout.policy import OriginSignals
 
 NO_ROBOTS_WARNING = "robots.txt of this origin is not in the inputs: no robots.txt signal read"
 NO_ROBOTS_CAPTURE = "no robots.txt capture in the inputs"
+_RSL_NS = b"rslstandard.org/rsl"
 
 
 def missing_robots(key: str, options: FilterOptions) -> OriginSignals:
@@ -47,8 +53,21 @@ def collect_origins(
     Damage in ``inputs`` is reported once, by the decision pass; here only
     that of the ``evidence`` files.
     """
+    return collect_origin_files(inputs, evidence, warn, options)[0]
+
+
+def collect_origin_files(
+    inputs: Iterable[Path], evidence: Iterable[Path], warn: Warn, options: FilterOptions
+) -> tuple[dict[str, OriginSignals], dict[str, FetchResult]]:
+    """:func:`collect_origins`, and the RSL licence captures by URL (every origin's
+    signals carry them all, so a licence named anywhere is found)."""
     captures = _captures(inputs, evidence, warn)
-    files: dict[str, dict[str, FetchResult]] = {}
+    licences = {}
+    for url, (_, result) in captures.items():
+        followed = _follow(result, captures)
+        if _is_licence_capture(followed):
+            licences[url] = followed
+    files: dict[str, dict[str, Any]] = {}
     for url, (_, result) in captures.items():
         origin_file = origin_file_at(url)
         key = origin_key(url)
@@ -64,11 +83,19 @@ def collect_origins(
             fetched[ROBOTS_TXT.signal] = FetchResult(
                 key + ROBOTS_TXT.path, None, error=NO_ROBOTS_CAPTURE
             )
-        signals = OriginSignals.from_fetches(**fetched, config=options.policy)
+        signals = OriginSignals.from_fetches(**fetched, rsl=licences, config=options.policy)
         if signals.robots is None:
             signals = replace(signals, warnings=(*signals.warnings, NO_ROBOTS_WARNING))
         origins[key] = signals
-    return origins
+    return origins, licences
+
+
+def _is_licence_capture(result: FetchResult) -> bool:
+    kind = (result.header("content-type") or "").lower()
+    if "rsl+xml" in kind:
+        return True
+    body = result.body or b""
+    return urlsplit(result.url).path.lower().endswith(".xml") and _RSL_NS in body[:4096]
 
 
 def _captures(
@@ -83,7 +110,11 @@ def _captures(
             entry = read.entry
             if entry.rtype != "response" or read.http is None or read.bad:
                 continue
-            if origin_file_at(entry.uri) is None and not _is_redirect(read):
+            if (
+                origin_file_at(entry.uri) is None
+                and not _is_redirect(read)
+                and not _may_be_licence(read)
+            ):
                 continue
             body = read_body(read, ORIGIN_FILE_MAX_BYTES + 1)
             if read.bad or body is None:
@@ -103,6 +134,11 @@ def _captures(
             if previous is None or date >= previous[0]:
                 captures[entry.uri] = (date, result)
     return captures
+
+
+def _may_be_licence(read: ReadRecord) -> bool:
+    kind = (read.http.get_header("Content-Type") or "").lower() if read.http is not None else ""
+    return "rsl+xml" in kind or urlsplit(read.entry.uri).path.lower().endswith(".xml")
 
 
 def _is_3xx(status: int | None) -> bool:

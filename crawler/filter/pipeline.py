@@ -30,9 +30,7 @@ from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter.copy import copy_kept, open_writer
 from tdmcrawl.crawler.filter.decide import Decider
 from tdmcrawl.crawler.filter.options import FilterOptions, FilterResult, Warn
-from tdmcrawl.crawler.filter.origins import (
-    collect_origins,
-)
+from tdmcrawl.crawler.filter.origins import collect_origin_files
 from tdmcrawl.crawler.filter.read import RecordEntry, expand_paths, iter_records, member_complete
 from tdmcrawl.crawler.provenance import versions
 from tdmcrawl.optout.decision import Decision
@@ -64,20 +62,20 @@ def filter_warc_files(
         if not path.is_file():
             raise FilterError(f"{path}: no such file")
     result = FilterResult()
-    origins = collect_origins(inputs, evidence_files, warn, options)
+    origins, licences = collect_origin_files(inputs, evidence_files, warn, options)
     result.origins = len(origins)
     out.mkdir(parents=True, exist_ok=True)
     audit = AuditLog.open(out)
     result.crawl_id = audit.start_crawl(
         settings=options.settings(),
-        versions=versions(),
+        versions=versions(options.policy.agent_list),
         seeds=[str(p) for p in inputs],
         crawl_id=options.crawl_id,
     )
     writer = open_writer(out / "warc", options, inputs, result.crawl_id)
     try:
         with tempfile.TemporaryDirectory(prefix=".filter-", dir=out) as scratch:
-            decider = Decider(origins, options, result, warn, Path(scratch))
+            decider = Decider(origins, options, result, warn, Path(scratch), licences)
             try:
                 entries = _decide_all(inputs, decider, result, warn)
                 decider.release_near_duplicates()
@@ -128,7 +126,7 @@ def audit_stage(decision: Decision) -> str:
     if codes <= {"registry-content", "reserved-copy"}:
         return "near-duplicate"
     if all(
-        r.source in ("header", "meta")
+        r.source in ("header", "meta", "html", "pdf", "epub")
         for r in decision.reasons
         if r.code.value not in ("registry-content", "reserved-copy")
     ):

@@ -2,8 +2,12 @@
 
 For every request it makes sure the origin's robots.txt, /.well-known/tdmrep.json
 and /ai.txt were fetched (once per scheme+host+port, through the engine so the
-same slot, User-Agent and capture apply), then asks ``optout.evaluate`` for the
-pre-fetch decision. This module parses nothing: status rules, redirect limits
+same slot, User-Agent and capture apply), and the RSL licences its robots.txt
+names (``License:``), then asks ``optout.evaluate`` for the pre-fetch decision.
+Licences named later by a page (``Link`` header, HTML ``<link>``) are fetched
+by :meth:`OriginGateMiddleware.licences` for the response gate, once per origin
+and URL, with the same size, redirect and failure rules as tdmrep.json.
+This module parses nothing: status rules, redirect limits
 and size limits of RFC 9309 live in ``optout.fetched``; this module only
 reports what the fetch saw as a ``FetchResult``.
 
@@ -38,9 +42,17 @@ from tdmcrawl.crawler.capture import CAPTURE_META
 from tdmcrawl.crawler.gates.netguard import AddressResolver, NetGuardBlocked, NetGuardMiddleware
 from tdmcrawl.crawler.politeness import apply_crawl_delay
 from tdmcrawl.crawler.session import CrawlSession
-from tdmcrawl.optout.decision import Decision
+from tdmcrawl.optout import rsl
+from tdmcrawl.optout.decision import Decision, ReasonCode
 from tdmcrawl.optout.fetched import MAX_REDIRECTS, FetchResult
-from tdmcrawl.optout.origins import AI_TXT, ORIGIN_FILES, ROBOTS_TXT, Origin, evidence_kind
+from tdmcrawl.optout.origins import (
+    AI_TXT,
+    FIXED_ORIGIN_FILES,
+    ROBOTS_TXT,
+    RSL_LICENSE,
+    Origin,
+    evidence_kind,
+)
 from tdmcrawl.optout.policy import OriginSignals, evaluate
 
 logger = logging.getLogger(__name__)
@@ -73,6 +85,8 @@ class OriginEntry:
     signals: Any  # optout.policy.OriginSignals
     expires_at: float
     evidence: dict[str, Any] = field(default_factory=dict)  # kind -> WarcRef
+    licences: dict[str, FetchResult] = field(default_factory=dict)  # RSL licence URL -> fetch
+    fetching: dict[str, list[Deferred[None]]] = field(default_factory=dict)
 
 
 class OriginGateMiddleware:
@@ -164,10 +178,10 @@ class OriginGateMiddleware:
         return entry
 
     async def _fetch_origin(self, key: Origin) -> OriginEntry:
-        results: dict[str, FetchResult] = {}
+        results: dict[str, Any] = {}
         evidence: dict[str, Any] = {}
         robots_only: OriginSignals | None = None
-        for origin_file in ORIGIN_FILES:
+        for origin_file in FIXED_ORIGIN_FILES:
             if origin_file is AI_TXT and not self.fetch_ai_txt:
                 continue
             url = key.url(origin_file.path)
@@ -184,12 +198,76 @@ class OriginGateMiddleware:
                 evidence[origin_file.kind] = ref
             if origin_file is ROBOTS_TXT:
                 robots_only = OriginSignals.from_fetches(robots=result, config=self.session.policy)
-        signals = OriginSignals.from_fetches(**results, config=self.session.policy)
         robots_result = results[ROBOTS_TXT.signal]
+        entry = OriginEntry(signals=None, expires_at=0.0, evidence=evidence)
+        policy = self.session.policy
+        if policy.rsl and robots_only is not None and robots_only.robots is not None:
+            # RSL 1.0 section 4.4: License records of robots.txt (global or our group's).
+            named = robots_only.robots.robots.licenses_for(policy.token)
+            refs = rsl.from_robots(named, key.url(ROBOTS_TXT.path))
+            await self._fetch_licences(key, entry, [r.url for r in refs], robots_only)
+        results[RSL_LICENSE.signal] = dict(entry.licences)
+        signals = OriginSignals.from_fetches(**results, config=policy)
         self._apply_crawl_delay(key.host, signals)
         failed = _robots_failed(robots_result, signals)
-        ttl = self.retry_after if failed else self.ttl
-        return OriginEntry(signals=signals, expires_at=time.monotonic() + ttl, evidence=evidence)
+        entry.signals = signals
+        entry.expires_at = time.monotonic() + (self.retry_after if failed else self.ttl)
+        return entry
+
+    async def licences(self, key: Origin, entry: OriginEntry, urls: list[str]) -> None:
+        """Fetch the RSL licences ``urls`` that pages of origin ``key`` name and that
+        were not fetched yet; ``entry.signals`` then carries them."""
+        missing = [u for u in dict.fromkeys(urls) if u not in entry.licences]
+        if not missing:
+            return
+        await self._fetch_licences(key, entry, missing, OriginSignals(robots=entry.signals.robots))
+        entry.signals = entry.signals.with_licenses(
+            {u: entry.licences[u] for u in missing if u in entry.licences}
+        )
+
+    async def _fetch_licences(
+        self, key: Origin, entry: OriginEntry, urls: list[str], robots_only: OriginSignals
+    ) -> None:
+        for url in urls:
+            if url in entry.licences:
+                continue
+            if url in entry.fetching:  # another response of this origin is fetching it
+                waiter: Deferred[None] = Deferred()
+                entry.fetching[url].append(waiter)
+                await maybe_deferred_to_future(waiter)
+                continue
+            entry.fetching[url] = []
+            try:
+                result, ref = await self._fetch_licence(key, url, robots_only)
+                entry.licences[url] = result
+                if ref is not None:
+                    entry.evidence[RSL_LICENSE.kind] = ref
+            finally:
+                for waiter in entry.fetching.pop(url):
+                    waiter.callback(None)
+
+    async def _fetch_licence(
+        self, key: Origin, url: str, robots_only: OriginSignals
+    ) -> tuple[FetchResult, Any]:
+        """One licence document, as robots.txt of its own origin allows, through the
+        netguard and the origin-file fetcher (size cap, at most five redirects)."""
+        target = Origin.of(url)
+        if target is None:
+            return FetchResult(url, None, error=f"not an http(s) URL: {url[:80]}"), None
+        rules = robots_only
+        if target != key:
+            if target in self._waiting:  # its origin is waiting on this one: no cycle
+                return FetchResult(url, None, error="its origin's files are being fetched"), None
+            rules = (await self.origin(target)).signals
+            if self.netguard is not None:
+                try:
+                    await self.netguard.check(url, key.url("/"))
+                except NetGuardBlocked as exc:
+                    return _failed(url, url, 0, exc), None
+        if not evaluate(url, rules, None, self.session.policy).fetch_allowed:
+            return FetchResult(url, None, error="robots.txt of its origin disallows it"), None
+        result, capture = await self._fetch_file(url)
+        return result, self._write_evidence(result, capture, RSL_LICENSE.kind)
 
     async def _fetch_file(self, url: str) -> tuple[FetchResult, Any]:
         """Fetch one origin file, following at most five redirects ourselves."""
@@ -310,6 +388,8 @@ def header_pairs(response: Any) -> tuple[tuple[str, str], ...]:
 def evidence_for(decision: Decision, entry: OriginEntry) -> Any:
     if not decision.reasons:
         return None
+    if decision.reasons[0].code is ReasonCode.RSL:
+        return entry.evidence.get(RSL_LICENSE.kind)
     kind = evidence_kind(decision.reasons[0].source)
     return entry.evidence.get(kind) if kind else None
 

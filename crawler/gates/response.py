@@ -25,7 +25,8 @@ from tdmcrawl.crawler.gates.origin import (
     origin_of,
 )
 from tdmcrawl.crawler.session import CrawlSession
-from tdmcrawl.dedup import extract_main_text
+from tdmcrawl.dedup import document_kind, document_text, extract_main_text
+from tdmcrawl.optout import rsl
 from tdmcrawl.optout.decision import Decision
 from tdmcrawl.optout.policy import ResponseSignals, evaluate
 
@@ -67,12 +68,24 @@ class ResponseGateMiddleware:
         return response
 
     async def decide(self, gate: Any, response: Response) -> tuple[Decision, Any]:
-        entry = await gate.origin(origin_of(response.url))
+        origin = origin_of(response.url)
+        entry = await gate.origin(origin)
+        headers = header_pairs(response)
+        content_type = _content_type(response)
+        policy = self.session.policy
+        if policy.rsl:
+            # RSL licences a page names (Link header, HTML <link>): fetched once per origin.
+            refs = rsl.from_link_headers(headers, response.url)
+            if "html" in (content_type or "").lower():
+                refs += rsl.from_html(response.body, response.url, policy.html_meta_max_bytes)
+            urls = [ref.url for ref in refs if ref.inline is None]
+            if urls:
+                await gate.licences(origin, entry, urls)
         signals = ResponseSignals(
             status=response.status,
-            headers=header_pairs(response),
+            headers=headers,
             body=response.body,
-            content_type=_content_type(response),
+            content_type=content_type,
             # DOWNLOAD_FAIL_ON_DATALOSS=False lets a cut body through, flagged.
             truncated="dataloss" in response.flags,
         )
@@ -86,9 +99,13 @@ class ResponseGateMiddleware:
 
 
 def extract_text(response: Response) -> str:
-    """The main text of a page: the one place the crawler turns a body into text."""
+    """The main text of a page: the one place the crawler turns a body into text
+    (PDF and EPUB files included: ``dedup.document_text``, bounded)."""
     body = response.body
     content_type = _content_type(response) or ""
+    kind = document_kind(content_type, body, response.url)
+    if kind is not None:
+        return document_text(body, kind)
     if content_type.startswith("text/plain"):
         encoding = getattr(response, "encoding", None) or "utf-8"
         return body.decode(encoding, errors="replace")

@@ -166,7 +166,10 @@ def test_policy_tdmrep_first_match_disagreement_is_a_warning():
 
 
 def test_policy_tdmrep_invalid_or_unreachable_file_is_no_signal_with_warning():
-    invalid = evaluate(URL, origin(tdmrep='{"location": "/", "tdm-reservation": 1}'))
+    # Strictly, an object is no file (the evident-intent reading is switched off here;
+    # tests/optout/test_lenient.py has it on).
+    strict = PolicyConfig(tdmrep_object=False)
+    invalid = evaluate(URL, origin(tdmrep='{"location": "/", "tdm-reservation": 1}'), config=strict)
     assert invalid.allowed and any("not an array" in w for w in invalid.warnings)
     failed = OriginSignals.from_fetches(
         tdmrep=FetchResult("https://a.example/.well-known/tdmrep.json", 503, b"")

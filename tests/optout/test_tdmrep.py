@@ -143,8 +143,8 @@ def test_tdmrep_empty_array_is_valid_and_silent():
     [
         (1, 1, False),
         (0, 0, False),
-        ("1", 1, True),  # our choice: the string is read as the number, with a warning
-        (" 0 ", 0, True),
+        ("1", 1, True),  # our choice: the string "1" is a reservation, with a warning
+        (" 0 ", None, True),  # our choice: a malformed value is never read as a permission
         (2, None, True),
         (True, None, True),
         ("yes", None, True),
