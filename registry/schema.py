@@ -17,13 +17,20 @@ Tables:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from tdmcrawl.registry.errors import NotARegistry, RegistryLocked, RegistryMissing, SchemaTooNew
+from tdmcrawl.registry.errors import (
+    NotARegistry,
+    RegistryLocked,
+    RegistryMissing,
+    RegistryReadOnly,
+    SchemaTooNew,
+)
 
 MIGRATION_SET = "tdmcrawl.registry"
 BUSY_TIMEOUT_S = 30.0
@@ -94,6 +101,7 @@ def open_readwrite(path: str | Path, *, create: bool = True) -> Database:
         raise RegistryMissing(f"no registry at {path} (create one with `tdmcrawl registry add`)")
     if path.is_dir():
         raise NotARegistry(f"{path} is a directory, not a registry file")
+    _check_writable(path)
     try:
         # isolation_level=None: we open every transaction ourselves (BEGIN IMMEDIATE),
         # so the driver never commits half of one behind our back.
@@ -121,13 +129,50 @@ def open_readwrite(path: str | Path, *, create: bool = True) -> Database:
 
 
 def open_readonly(path: str | Path) -> sqlite3.Connection:
-    """Open an existing, migrated registry read-only (the crawler's side)."""
+    """Open an existing, migrated registry read-only (the crawler's side).
+
+    A reader of a WAL database needs to write its ``-shm`` index beside it. When
+    the directory is read-only (a read-only mount, a directory of another user)
+    and no write-ahead log holds changes, the file is opened *immutable*: SQLite
+    then reads the main file alone and takes no locks (nobody can be writing it).
+    """
     path = Path(path)
     if not path.is_file():
         raise RegistryMissing(f"no registry at {path} (create one with `tdmcrawl registry add`)")
+    immutable = not _directory_writable(path) and not _shm_present(path)
+    if immutable:
+        _refuse_unreadable_wal(path)
+    conn = _connect_readonly(path, immutable=immutable)
     try:
-        conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro",
+        db = Database(conn, execute_plugins=False)
+        applied = _check_identity(db, path)
+        pending = migrations.pending(db)
+    except BaseException:
+        conn.close()
+        raise
+    if not pending:
+        return conn
+    conn.close()
+    if not applied:
+        raise NotARegistry(
+            f"{path} is an empty or unfinished registry: "
+            "add an entry with `tdmcrawl registry add` to set it up"
+        )
+    if immutable:
+        raise RegistryReadOnly(
+            f"{path} was written by an older tdmcrawl and needs upgrading, but its directory "
+            "is read-only: open it once where it can be written (`tdmcrawl registry list`)"
+        )
+    # A registry of an older version: bring it up to date once, then read it.
+    open_readwrite(path, create=False).conn.close()
+    return open_readonly(path)
+
+
+def _connect_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    mode = "mode=ro&immutable=1" if immutable else "mode=ro"
+    try:
+        return sqlite3.connect(
+            f"{path.resolve().as_uri()}?{mode}",
             uri=True,
             timeout=BUSY_TIMEOUT_S,
             isolation_level=None,
@@ -135,18 +180,46 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
         )
     except sqlite3.Error as exc:
         raise RegistryMissing(f"cannot open registry {path}: {exc}") from None
-    try:
-        db = Database(conn, execute_plugins=False)
-        _check_identity(db, path)
-        if migrations.pending(db):
-            raise NotARegistry(
-                f"{path} is an empty or unfinished registry: "
-                "open it once with `tdmcrawl registry list` to set it up"
-            )
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+
+
+def _directory_writable(path: Path) -> bool:
+    # access() answers EROFS for a read-only mount, and the permission bits otherwise.
+    return os.access(path.resolve().parent, os.W_OK | os.X_OK)
+
+
+def _shm_present(path: Path) -> bool:
+    return path.with_name(path.name + "-shm").exists()
+
+
+def _refuse_unreadable_wal(path: Path) -> None:
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise RegistryReadOnly(
+            f"{path}: its directory {path.resolve().parent} is read-only and its write-ahead "
+            f"log {wal.name} holds changes that SQLite cannot read without writing beside it: "
+            "make the directory writable (or copy the registry with its -wal file somewhere "
+            "writable and open it there)"
+        )
+
+
+def _check_writable(path: Path) -> None:
+    """Say what is wrong before SQLite says "unable to open database file"."""
+    directory = path.resolve().parent
+    if not directory.exists():
+        return  # sqlite3.connect reports it
+    if not _directory_writable(path):
+        raise RegistryReadOnly(
+            f"cannot write to the registry {path}: its directory {directory} is read-only, "
+            f"and SQLite's write-ahead log needs to create {path.name}-wal and {path.name}-shm "
+            "beside it. Make the directory writable, or copy the registry to a writable place; "
+            "commands that only read it (list, show, export, crawl, check, filter) open it "
+            "read-only there"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RegistryReadOnly(
+            f"cannot write to the registry {path}: the file is read-only (make it writable; "
+            "commands that only read it, such as list, show and export, work as it is)"
+        )
 
 
 def _set_pragmas(conn: sqlite3.Connection, path: Path) -> None:
@@ -171,7 +244,7 @@ def _set_pragmas(conn: sqlite3.Connection, path: Path) -> None:
         time.sleep(0.02)
 
 
-def _check_identity(db: Database, path: Path) -> None:
+def _check_identity(db: Database, path: Path) -> set[str]:
     """Refuse SQLite files that are something else, and registries from the future."""
     try:
         tables = set(db.table_names())
@@ -193,3 +266,4 @@ def _check_identity(db: Database, path: Path) -> None:
             f"{path} was written by a newer tdmcrawl (migrations {', '.join(sorted(unknown))}); "
             "upgrade tdmcrawl to use it"
         )
+    return applied

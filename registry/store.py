@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from tdmcrawl.registry import tokens
 from tdmcrawl.registry.entries import (
     Entry,
@@ -28,8 +30,15 @@ from tdmcrawl.registry.entries import (
     new_id,
     utc_now,
 )
-from tdmcrawl.registry.errors import DuplicateEntry, InvalidInput, UnknownEntry, WrongToken
-from tdmcrawl.registry.schema import open_readwrite
+from tdmcrawl.registry.errors import (
+    N_,
+    DuplicateEntry,
+    InvalidInput,
+    RegistryReadOnly,
+    UnknownEntry,
+    WrongToken,
+)
+from tdmcrawl.registry.schema import open_readonly, open_readwrite
 from tdmcrawl.registry.urlrules import RuleKind, UrlRule, parse_domain, parse_url_pattern
 from tdmcrawl.registry.works import (
     WorkText,
@@ -42,6 +51,7 @@ from tdmcrawl.registry.works import (
 )
 
 _UNSET: Any = object()
+THIS_WORK = N_("this work")
 
 
 def new_entry(
@@ -106,9 +116,22 @@ class Registry:
     ``dedup_config`` is the ``dedup.DedupConfig`` works are fingerprinted with
     (the default config when None)."""
 
-    def __init__(self, path: str | Path, *, create: bool = True, dedup_config: Any = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = True,
+        dedup_config: Any = None,
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path)
-        self.db = open_readwrite(self.path, create=create)
+        self.read_only = read_only
+        if read_only:
+            # Commands that only read (list, show, export) work on a registry in a
+            # read-only directory too (see schema.open_readonly).
+            self.db = Database(open_readonly(self.path), execute_plugins=False)
+        else:
+            self.db = open_readwrite(self.path, create=create)
         self.conn: sqlite3.Connection = self.db.conn
         self._dedup_config = dedup_config
 
@@ -184,7 +207,7 @@ class Registry:
     ) -> Registration:
         digest = content_digest(parts)
         # Refuse a duplicate before paying for fingerprints (checked again on write).
-        self._raise_if_duplicate(RuleKind.WORK, digest, clean_scope(scope), "this work")
+        self._raise_if_duplicate(RuleKind.WORK, digest, clean_scope(scope), THIS_WORK)
         fingerprints = check_fingerprintable(parts, self.dedup_config)
         token = tokens.new_token()
         entry = self._new_entry(
@@ -217,7 +240,7 @@ class Registry:
     def insert(self, entry: NewEntry) -> Entry:
         """Write a validated entry; ``DuplicateEntry`` when its rule is already there."""
         with self._write():
-            what = "this work" if entry.kind is RuleKind.WORK else entry.pattern
+            what = THIS_WORK if entry.kind is RuleKind.WORK else entry.pattern
             self._raise_if_duplicate(entry.kind, entry.rule_key, entry.scope, what)
             self._insert_unchecked(entry)
         return self.get(entry.id)
@@ -267,7 +290,7 @@ class Registry:
     def _raise_if_duplicate(self, kind: RuleKind, key: str, scope: str, what: str) -> None:
         existing = self.existing_id(kind, key, scope)
         if existing is not None:
-            raise DuplicateEntry(existing, f"{what} (scope {scope})")
+            raise DuplicateEntry(existing, what, scope)
 
     # -- reading ------------------------------------------------------------
 
@@ -364,7 +387,7 @@ class Registry:
         if scope is not _UNSET:
             changes["scope"] = clean_scope(scope)
         if not changes:
-            raise InvalidInput("nothing to change: give a new author, email, title or scope")
+            raise InvalidInput.t(N_("nothing to change: give a new author, email, title or scope"))
         self._check_token(entry.id, token)
         changes["updated_at"] = utc_now()
         with self._write():
@@ -423,6 +446,8 @@ class Registry:
 
     @contextmanager
     def _write(self) -> Iterator[None]:
+        if self.read_only:
+            raise RegistryReadOnly(f"{self.path} was opened read-only")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield

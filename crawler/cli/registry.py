@@ -6,6 +6,7 @@ Expected errors (bad input, wrong token, duplicate, not a registry) print one
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from tdmcrawl.registry.registration import describe, precheck, register
 from tdmcrawl.registry.store import Registry
 from tdmcrawl.registry.transfer import (
     FORMATS,
+    PROGRESS_EVERY,
+    ImportReport,
     guess_format,
     import_text,
     read_import_source,
@@ -162,7 +165,7 @@ def list_entries(registry_path: str, kind: str | None, as_json: bool) -> None:
     \b
         tdmcrawl registry list --registry optout.sqlite --json
     """
-    with Registry(registry_path, create=False) as reg:
+    with Registry(registry_path, read_only=True) as reg:
         for entry in reg.entries(kind):
             if as_json:
                 echo_json(entry.to_dict())
@@ -185,7 +188,7 @@ def show(registry_path: str, entry_id: str, as_json: bool) -> None:
     \b
         tdmcrawl registry show --registry optout.sqlite 6f1c...
     """
-    with Registry(registry_path, create=False) as reg:
+    with Registry(registry_path, read_only=True) as reg:
         entry = reg.get(entry_id)
     if as_json:
         echo_json(entry.to_dict())
@@ -265,7 +268,7 @@ def export_entries(registry_path: str, fmt: str, output: str) -> None:
     \b
         tdmcrawl registry export --registry optout.sqlite --format csv -o optout.csv
     """
-    with Registry(registry_path, create=False) as reg:
+    with Registry(registry_path, read_only=True) as reg:
         if output == "-":
             write_export(reg, sys.stdout, fmt)
             return
@@ -298,16 +301,10 @@ def import_entries(registry_path: str, file: str, fmt: str | None, as_json: bool
     """
     text, source = read_import_source(file)
     fmt = fmt or guess_format(file)
-    if not Path(registry_path).exists():
-        # Validate into a scratch registry first, so that a rejected import does
-        # not leave a new, empty registry file behind.
-        with (
-            tempfile.TemporaryDirectory() as scratch,
-            Registry(Path(scratch) / "check.sqlite") as reg,
-        ):
-            import_text(reg, text, fmt, source)
-    with Registry(registry_path) as reg:
-        report = import_text(reg, text, fmt, source)
+    report = _import_new(Path(registry_path), text, fmt, source)
+    if report is None:
+        with Registry(registry_path) as reg:
+            report = import_text(reg, text, fmt, source, progress=_import_progress)
     if as_json:
         echo_json(report.to_dict())
         return
@@ -318,6 +315,36 @@ def import_entries(registry_path: str, file: str, fmt: str | None, as_json: bool
         click.echo(f"new token for {entry_id}: {token}")
     if report.tokens:
         click.echo(TOKEN_ADVICE)
+
+
+def _import_new(target: Path, text: str, fmt: str, source: str) -> ImportReport | None:
+    """Import into a new registry built beside ``target`` and linked into place, so a
+    rejected import leaves no new, empty registry behind (each row checked once).
+    None when ``target`` exists (or appeared meanwhile): import into it instead."""
+    if target.exists():
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tdmcrawl-import-") as scratch:
+        built = Path(scratch) / target.name
+        with Registry(built) as reg:
+            report = import_text(reg, text, fmt, source, progress=_import_progress)
+        try:
+            os.link(built, target)  # never replaces a registry created meanwhile
+        except FileExistsError:
+            return None
+        except OSError as exc:
+            raise click.ClickException(f"cannot create {target}: {exc.strerror or exc}") from None
+    return report
+
+
+def _import_progress(done: int, total: int, step: str) -> None:
+    # On stderr, so --json output stays one object; only for imports large enough to wait for.
+    if total < PROGRESS_EVERY:
+        return
+    if step == "checked":
+        click.echo(f"import: checked {done} of {total} rows", err=True)
+    else:
+        click.echo(f"import: wrote {done} new entries", err=True)
 
 
 @registry.command()
