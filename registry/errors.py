@@ -36,7 +36,7 @@ class Msg(str):
     __slots__ = ()
 
 
-def N_(message: str) -> Msg:  # noqa: N802 (gettext's name for "mark for extraction")
+def N_(message: str) -> Msg:  # gettext's name for "mark for extraction"
     """Marks ``message`` for Babel's extraction; translated later, where it is shown."""
     return Msg(message)
 

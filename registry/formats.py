@@ -59,8 +59,7 @@ BOMS = (
 )
 EIGHT_BIT = ("cp1251", "kz1048")
 _CYRILLIC_LETTERS = frozenset(
-    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяәғқңөұүһі"
-    "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯӘҒҚҢӨҰҮҺІ"
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяәғқңөұүһіАБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯӘҒҚҢӨҰҮҺІ"
 )
 _ALLOWED_CONTROLS = frozenset("\t\n\r\f")
 
@@ -255,7 +254,8 @@ def _markup_text(content: bytes) -> str:
     root = lxml_html.fromstring(content, parser=lxml_html.HTMLParser(no_network=True))
     etree.strip_elements(root, "script", "style", with_tail=False)
     body = root.find(".//body")
-    return "\n".join(t.strip() for t in (body if body is not None else root).itertext() if t.strip())
+    texts = (body if body is not None else root).itertext()
+    return "\n".join(t.strip() for t in texts if t.strip())
 
 
 def _short(exc: BaseException) -> str:
