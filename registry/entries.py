@@ -48,6 +48,7 @@ class Entry(EntryFields):
 
     files: tuple[str, ...] = field(default=())
     fingerprinted: int = 0
+    verified_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -61,6 +62,8 @@ class Entry(EntryFields):
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+        if self.kind in (RuleKind.DOMAIN, RuleKind.PREFIX):
+            out["verified_at"] = self.verified_at
         if self.kind is RuleKind.WORK:
             out["files"] = list(self.files)
             out["fingerprinted"] = self.fingerprinted
@@ -76,6 +79,24 @@ class Registration:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.entry.to_dict(), "token": self.token}
+
+
+@dataclass(frozen=True)
+class WorkFile:
+    """What a receipt shows of one file of a work (never its text)."""
+
+    filename: str
+    size: int | None
+    sha256: str | None  # of the file as given; None for entries made before it was kept
+    text_kept: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "size": self.size,
+            "sha256": self.sha256,
+            "text_kept": self.text_kept,
+        }
 
 
 def new_id() -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
@@ -89,6 +90,59 @@ def _m0002_works(db: Database) -> None:
         )
         """
     )
+
+
+@migrations(name="0003_service")
+def _m0003_service(db: Database) -> None:
+    """What the registry service and its followers need.
+
+    - ``meta``: ``registry_id``, a UUID naming this registry, so a crawler's replica
+      knows when the registry behind a URL was replaced and syncs from scratch;
+    - ``feed_log``: one row per entry ever written, its ``seq`` the crawlers' cursor.
+      Triggers keep it, so every way of writing (the service, the CLI, import,
+      reindex) feeds it: a change moves the entry's row to a new, higher ``seq``;
+      a removal leaves it as a tombstone (``deleted = 1``);
+    - ``entries.verified_at`` / ``verify_code``: ownership shown by a file on the site;
+    - ``work_texts.file_sha256`` / ``size`` / ``text_kept``: what a receipt shows of
+      each file, and whether its text was kept (a service keeps only fingerprints
+      unless told to keep texts for ``reindex``);
+    - an index on ``token_hash``: an author's entries listed by their token.
+    """
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('registry_id', ?)", [str(uuid.uuid4())])
+    db.execute("ALTER TABLE entries ADD COLUMN verified_at TEXT")
+    db.execute("ALTER TABLE entries ADD COLUMN verify_code TEXT")
+    db.execute("ALTER TABLE work_texts ADD COLUMN file_sha256 TEXT")
+    db.execute("ALTER TABLE work_texts ADD COLUMN size INTEGER")
+    db.execute("ALTER TABLE work_texts ADD COLUMN text_kept INTEGER NOT NULL DEFAULT 1")
+    db.execute("CREATE INDEX entries_token ON entries (token_hash)")
+    db.execute(
+        """
+        CREATE TABLE feed_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            entry_id TEXT NOT NULL UNIQUE,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO feed_log (entry_id, deleted, at)"
+        " SELECT id, 0, updated_at FROM entries ORDER BY created_at, id"
+    )
+    now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    for name, table, event, entry, deleted in (
+        ("feed_entry_added", "entries", "INSERT", "NEW.id", 0),
+        ("feed_entry_changed", "entries", "UPDATE", "NEW.id", 0),
+        ("feed_entry_removed", "entries", "DELETE", "OLD.id", 1),
+        ("feed_fingerprint_added", "work_fingerprints", "INSERT", "NEW.entry_id", 0),
+        ("feed_fingerprint_changed", "work_fingerprints", "UPDATE", "NEW.entry_id", 0),
+    ):
+        db.execute(
+            f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN"
+            f" INSERT OR REPLACE INTO feed_log (entry_id, deleted, at)"
+            f" VALUES ({entry}, {deleted}, {now}); END"
+        )
 
 
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))

@@ -25,8 +25,10 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from publicsuffixlist import PublicSuffixList
 from w3lib.url import canonicalize_url
 
 from tdmcrawl.registry.errors import N_, InvalidInput
@@ -196,6 +198,49 @@ def parse_domain(domain: str) -> UrlRule:
             domain=domain.strip(),
         )
     return UrlRule(RuleKind.DOMAIN, host, host, host)
+
+
+# Special-use names (RFC 2606, RFC 6761): not in the public suffix list, but
+# documentation and test hosts, never a typo for a real one.
+SPECIAL_USE_TLDS = frozenset({"example", "test", "localhost", "invalid"})
+
+
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    # The list bundled with the package: no network at run time. accept_unknown=False:
+    # a name under a top-level domain the list does not know has no public suffix.
+    return PublicSuffixList(accept_unknown=False)
+
+
+def check_public_suffix(rule: UrlRule) -> None:
+    """Refuse a rule on a host whose public suffix does not exist (``aliya.kx``), or
+    a rule on a public suffix itself (``co.uk``): evident mistakes of a new entry.
+
+    IP addresses and special-use names (``.example``, ``.test``) pass. Only new
+    registrations are checked; rules already stored (import, replicas) are not.
+    """
+    host = rule.host
+    if _is_ip(host) or host.rsplit(".", 1)[-1] in SPECIAL_USE_TLDS:
+        return
+    psl = _public_suffixes()
+    if psl.publicsuffix(host) is None:
+        raise InvalidInput.t(
+            N_(
+                "'{host}' does not end in a known top-level domain (such as .kz, .ru, .com): "
+                "check the spelling"
+            ),
+            field="pattern",
+            host=display_form(host),
+        )
+    if psl.is_public(host):
+        raise InvalidInput.t(
+            N_(
+                "'{host}' is a public suffix, shared by many sites, not one site: "
+                "give a site under it, such as example.{host}"
+            ),
+            field="pattern",
+            host=display_form(host),
+        )
 
 
 def domain_suffixes(host: str) -> list[str]:

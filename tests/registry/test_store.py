@@ -250,7 +250,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
             "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
         )
     ]
-    assert names == ["0001_entries", "0002_works"]
+    assert names == ["0001_entries", "0002_works", "0003_service"]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
 
