@@ -20,9 +20,9 @@ from sqlite_utils import Database
 from tdmcrawl.registry import tokens
 from tdmcrawl.registry.entries import (
     Entry,
-    WorkFile,
     EntryFields,
     Registration,
+    WorkFile,
     check_id,
     clean_author,
     clean_email,

@@ -243,6 +243,34 @@ def check_public_suffix(rule: UrlRule) -> None:
         )
 
 
+def twin_rule(rule: UrlRule) -> UrlRule | None:
+    """The same rule on the twin host: ``www.site.kz`` <-> ``site.kz``.
+
+    People publish a site under both names and register one of them; the form
+    offers the other. A domain rule on ``site.kz`` already covers
+    ``www.site.kz``, so only ``www.site.kz`` has a domain twin (``site.kz``).
+    None when there is no twin (IP addresses, hosts of one label after ``www.``).
+    """
+    host = rule.host
+    if _is_ip(host):
+        return None
+    if host.startswith("www."):
+        other = host[4:]
+        if "." not in other:
+            return None
+    elif rule.kind is RuleKind.DOMAIN:
+        return None
+    else:
+        other = "www." + host
+    if rule.kind is RuleKind.DOMAIN:
+        return parse_domain(other)
+    scheme, rest = rule.pattern.split("://", 1)
+    netloc, slash, path = rest.partition("/")
+    port = netloc[len(host) :]  # ":8080" or ""
+    twin = f"{scheme}://{other}{port}{slash}{path}"
+    return parse_url_pattern(twin)
+
+
 def domain_suffixes(host: str) -> list[str]:
     """``a.b.example.kz`` -> itself and every parent, longest first."""
     if _is_ip(host):

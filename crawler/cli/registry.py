@@ -370,3 +370,119 @@ def reindex(registry_path: str, stale: bool, as_json: bool) -> None:
             f"Fingerprinted {report.fingerprinted} of {report.parts} work files "
             f"with {report.config_identity} ({report.too_short} too short)"
         )
+
+
+@registry.command()
+@registry_file_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--keep-texts",
+    is_flag=True,
+    help="Keep the texts of uploaded works (needed for `registry reindex`); by default "
+    "only fingerprints and file digests are kept. The form tells authors which.",
+)
+@click.option(
+    "--max-file-mb",
+    type=click.IntRange(1, 200),
+    default=20,
+    show_default=True,
+    help="Largest work file accepted (MiB).",
+)
+@click.option(
+    "--max-files",
+    type=click.IntRange(1, 200),
+    default=20,
+    show_default=True,
+    help="Most files in one work.",
+)
+@click.option(
+    "--writes-per-minute",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Registrations, changes and removals per client address (0: no limit).",
+)
+@click.option(
+    "--reads-per-minute",
+    type=click.IntRange(min=0),
+    default=600,
+    show_default=True,
+    help="Other requests (pages, feed) per client address (0: no limit).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    metavar="IPS",
+    help="Behind a reverse proxy: its address(es), whose X-Forwarded-For/-Proto are "
+    "trusted for the client address (rate limits) and the scheme.",
+)
+@click.option(
+    "--behind-tls",
+    is_flag=True,
+    help="Served over https (by the proxy): cookies only over https, HSTS sent.",
+)
+@click.option(
+    "--verify-private",
+    is_flag=True,
+    help="Let ownership checks fetch from private and loopback addresses (tests, intranets).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+def serve(
+    registry_path: str,
+    host: str,
+    port: int,
+    keep_texts: bool,
+    max_file_mb: int,
+    max_files: int,
+    writes_per_minute: int,
+    reads_per_minute: int,
+    forwarded_allow_ips: str | None,
+    behind_tls: bool,
+    verify_private: bool,
+    log_level: str,
+) -> None:
+    """Serve the registry to authors (a form in Kazakh, Russian and English, a JSON
+    API) and to crawlers (the feed at /api/v1/feed; OpenAPI at /openapi.json).
+
+    Listens on 127.0.0.1 by default: put a reverse proxy with TLS in front of it
+    (docs/registry.md). Creates the registry file if it does not exist.
+
+    Example:
+
+    \b
+        tdmcrawl registry serve --registry optout.sqlite --host 127.0.0.1 --port 8080
+    """
+    import uvicorn
+
+    from tdmcrawl.registry.service import ServiceConfig, create_app
+
+    config = ServiceConfig(
+        registry=Path(registry_path),
+        keep_texts=keep_texts,
+        max_file_bytes=max_file_mb * 1024 * 1024,
+        max_files=max_files,
+        writes_per_minute=writes_per_minute,
+        reads_per_minute=reads_per_minute,
+        verify_private=verify_private,
+        secure_cookies=behind_tls,
+    )
+    app = create_app(config)
+    click.echo(
+        f"Serving {registry_path} on http://{host}:{port}/ "
+        f"({'keeping texts' if keep_texts else 'fingerprints only'}); Ctrl-C stops",
+        err=True,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or "",
+        server_header=False,
+    )
