@@ -195,8 +195,8 @@ def _docx(filename: str, data: bytes) -> str:
 
 
 def _odt(filename: str, data: bytes) -> str:
-    from odf import teletype, text  # odfpy
-    from odf.opendocument import load
+    from odf import teletype, text  # type: ignore[import-untyped]  # odfpy, untyped
+    from odf.opendocument import load  # type: ignore[import-untyped]
 
     document = load(io.BytesIO(data))
     parts = []
@@ -213,9 +213,10 @@ def _pdf(filename: str, data: bytes) -> str:
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted:
         try:
-            opened = reader.decrypt("")  # "protected" against editing only: no password
+            # "Protected" against editing only: opens with an empty password.
+            opened = bool(reader.decrypt(""))
         except Exception:
-            opened = 0
+            opened = False
         if not opened:
             raise InvalidWorkFile.t(
                 N_("{file}: the PDF is protected by a password; save a copy without it"),
@@ -234,7 +235,7 @@ def _pdf(filename: str, data: bytes) -> str:
 
 
 def _epub(filename: str, data: bytes) -> str:
-    import ebooklib
+    import ebooklib  # type: ignore[import-untyped]  # untyped
     from ebooklib import epub
 
     book = epub.read_epub(io.BytesIO(data), options={"ignore_ncx": True})
@@ -254,7 +255,7 @@ def _markup_text(content: bytes) -> str:
     root = lxml_html.fromstring(content, parser=lxml_html.HTMLParser(no_network=True))
     etree.strip_elements(root, "script", "style", with_tail=False)
     body = root.find(".//body")
-    texts = (body if body is not None else root).itertext()
+    texts = [str(t) for t in (body if body is not None else root).itertext()]
     return "\n".join(t.strip() for t in texts if t.strip())
 
 

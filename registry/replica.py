@@ -284,7 +284,7 @@ def _apply_entry(conn: sqlite3.Connection, item: Any) -> bool:
         conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
         return True
     try:
-        kind = RuleKind(item.get("kind"))
+        kind = RuleKind(str(item.get("kind")))
         scope = item.get("scope")
         if scope not in SCOPES:
             return False

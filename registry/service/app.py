@@ -254,8 +254,8 @@ def create_app(config: ServiceConfig) -> RegistryApp:
 
     # Outside FastAPI's own error handling, so its 500 answers get the headers too.
     limited = BodyLimit(app, limit=config.max_request_bytes, on_too_large=too_large)
-    compressed = GZipMiddleware(limited, minimum_size=2048)  # type: ignore[arg-type]
-    return RegistryApp(app, SecurityHeaders(compressed, hsts=config.secure_cookies))  # type: ignore[arg-type]
+    compressed = GZipMiddleware(limited, minimum_size=2048)
+    return RegistryApp(app, SecurityHeaders(compressed, hsts=config.secure_cookies))
 
 
 class RegistryApp:

@@ -79,10 +79,9 @@ def render(
     state = service(request)
     lang = request_lang(request)
     _ = gettext_for(lang)
-    csrf = request.cookies.get(CSRF_COOKIE)
-    fresh = not (isinstance(csrf, str) and len(csrf) >= 16)
-    if fresh:
-        csrf = new_csrf_token()
+    cookie = request.cookies.get(CSRF_COOKIE)
+    fresh = not (isinstance(cookie, str) and len(cookie) >= 16)
+    csrf = new_csrf_token() if fresh or cookie is None else cookie
     page = state.templates.get_template(template).render(
         {
             "_": _,
