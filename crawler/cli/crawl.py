@@ -60,7 +60,10 @@ LOG_NAME = "tdmcrawl.log"
     type=click.Path(file_okay=False, path_type=Path),
     help="Output directory.",
 )
-@registry_option("Authors' registry database: its URL rules and works exclude.")
+@registry_option(
+    "Authors' registry: a database, or a registry service's https:// address (followed "
+    "through a replica in --out). Its URL rules and works exclude."
+)
 @click.option("--max-pages", type=click.IntRange(min=0), help="Stop after N pages (0: no limit).")
 @click.option("--max-depth", type=click.IntRange(min=0), help="Follow links at most N deep.")
 @click.option(
@@ -94,7 +97,7 @@ def crawl(
     urls: tuple[str, ...],
     seeds_file: Path | None,
     out_dir: Path,
-    registry: Path | None,
+    registry: Path | str | None,
     max_pages: int | None,
     max_depth: int | None,
     scope: str | None,
@@ -155,6 +158,9 @@ def crawl(
         "TDMCRAWL_PROGRESS_INTERVAL": progress_interval,
     }
     session = run_crawl(options, extra, out_dir, seeds)
+    follow = getattr(session, "registry_follow", None)
+    if follow is not None and follow.warning:
+        click.echo(f"Warning: {follow.warning}", err=True)
     report(session, out_dir, as_json=as_json)
 
 

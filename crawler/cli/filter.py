@@ -31,7 +31,10 @@ from tdmcrawl.optout.policy import PolicyConfig
     type=click.Path(file_okay=False, path_type=Path),
     help="Output directory: warc/*.warc.gz and audit.sqlite.",
 )
-@registry_option("Authors' opt-out registry (URL rules and registered works).")
+@registry_option(
+    "Authors' opt-out registry (URL rules and registered works): a database, or a "
+    "registry service's https:// address (followed through a replica in --out)."
+)
 @click.option(
     "--evidence",
     multiple=True,
@@ -67,7 +70,7 @@ from tdmcrawl.optout.policy import PolicyConfig
 def filter_warcs(
     inputs: tuple[Path, ...],
     out_dir: Path,
-    registry: Path | None,
+    registry: Path | str | None,
     evidence: tuple[Path, ...],
     require_robots: bool,
     no_near_duplicates: bool,

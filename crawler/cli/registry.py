@@ -53,6 +53,7 @@ registry_file_option = registry_option(
     required=True,
     envvar="TDMCRAWL_REGISTRY",
     dest="registry_path",
+    remote=False,
 )
 
 

@@ -132,23 +132,24 @@ def test_registry_in_a_read_only_directory_says_what_is_wrong_and_can_still_be_r
 def test_read_only_directory_with_pending_changes_in_the_wal_is_refused_clearly(
     tmp_path: Path,
 ) -> None:
+    writer_dir = tmp_path / "writer"
+    writer_dir.mkdir()
     volume = tmp_path / "volume"
     volume.mkdir()
-    db = volume / "optout.sqlite"
-    keep_open = Registry(db)  # a writer still open: its changes are in optout.sqlite-wal
-    try:
-        keep_open.add_domain("Әлия", "aliya.kz")
-        keep_open.conn.execute("PRAGMA wal_autocheckpoint = 0")
-        keep_open.add_domain("Ерлан", "erlan.kz")
-        (volume / "optout.sqlite-shm").unlink()  # what a copy without the -shm file looks like
-        with _read_only(volume):
-            listed = _run("list", "--registry", str(db))
-            assert listed.exit_code == 1
-            (line,) = listed.stderr.strip().splitlines()
-            assert "write-ahead log" in line and "read-only" in line
-            assert "not a tdmcrawl registry" not in line
-    finally:
-        keep_open.close()
+    with Registry(writer_dir / "optout.sqlite") as writer:
+        writer.add_domain("Әлия", "aliya.kz")
+        writer.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.add_domain("Ерлан", "erlan.kz")
+        # A copy taken while changes were still in the write-ahead log (no -shm file).
+        for name in ("optout.sqlite", "optout.sqlite-wal"):
+            (volume / name).write_bytes((writer_dir / name).read_bytes())
+    assert (volume / "optout.sqlite-wal").stat().st_size > 0
+    with _read_only(volume):
+        listed = _run("list", "--registry", str(volume / "optout.sqlite"))
+        assert listed.exit_code == 1
+        (line,) = listed.stderr.strip().splitlines()
+        assert "write-ahead log" in line and "read-only" in line
+        assert "not a tdmcrawl registry" not in line
 
 
 def test_add_file_refuses_a_symbolic_link(tmp_path: Path) -> None:
