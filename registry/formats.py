@@ -231,7 +231,9 @@ def _pdf(filename: str, data: bytes) -> str:
             file=filename,
             limit=MAX_PDF_PAGES,
         )
-    return "\n".join(page.extract_text() or "" for page in pages)
+    # Layout mode: the default mode splits words where a glyph comes from a fallback
+    # font (Kazakh letters in many PDFs: "с ү т" for "сүт"); layout keeps them whole.
+    return "\n".join(page.extract_text(extraction_mode="layout") or "" for page in pages)
 
 
 def _epub(filename: str, data: bytes) -> str:

@@ -37,6 +37,7 @@ from tdmcrawl.registry.i18n import LANGUAGES, negotiate
 from tdmcrawl.registry.service.core import Registries, ServiceConfig, gettext_for
 from tdmcrawl.registry.service.security import (
     BodyLimit,
+    BodyTooLarge,
     RateLimiter,
     Receive,
     Scope,
@@ -193,6 +194,10 @@ def create_app(config: ServiceConfig) -> RegistryApp:
             return json_error(status, error_code(exc), message, field=exc.field, **extra)
         return error_page(request, status, message)
 
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return _too_large_response(request, config)
+
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> Response:
         _ = gettext_for(request_lang(request))
@@ -241,21 +246,24 @@ def create_app(config: ServiceConfig) -> RegistryApp:
             return Response(_(SERVER_ERROR), status_code=500, media_type="text/plain")
 
     async def too_large(scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        _ = gettext_for(request_lang(request))
-        message = _(TOO_LARGE).format(limit=config.max_file_bytes // (1024 * 1024))
-        response = (
-            json_error(413, "too-large", message)
-            if is_api(request)
-            else error_page(request, 413, message)
-        )
-        response.headers["Connection"] = "close"
-        await response(scope, receive, send)
+        await _too_large_response(Request(scope, receive), config)(scope, receive, send)
 
     # Outside FastAPI's own error handling, so its 500 answers get the headers too.
     limited = BodyLimit(app, limit=config.max_request_bytes, on_too_large=too_large)
     compressed = GZipMiddleware(limited, minimum_size=2048)
     return RegistryApp(app, SecurityHeaders(compressed, hsts=config.secure_cookies))
+
+
+def _too_large_response(request: Request, config: ServiceConfig) -> Response:
+    _ = gettext_for(request_lang(request))
+    message = _(TOO_LARGE).format(limit=config.max_file_bytes // (1024 * 1024))
+    response = (
+        json_error(413, "too-large", message)
+        if is_api(request)
+        else error_page(request, 413, message)
+    )
+    response.headers["Connection"] = "close"
+    return response
 
 
 class RegistryApp:

@@ -50,6 +50,7 @@ from tdmcrawl.registry.service.core import (
 from tdmcrawl.registry.service.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
+    BodyTooLarge,
     csrf_ok,
     new_csrf_token,
 )
@@ -154,6 +155,8 @@ async def register(request: Request) -> Response:
         form = await _posted_form(request)
     except _CsrfFailed:
         return error_page(request, 403, _(CSRF_FAILED))
+    except BodyTooLarge:
+        raise
     except Exception as exc:  # a malformed multipart body
         return error_page(request, 400, _(N_("The form could not be read: {why}")).format(why=exc))
     values = {name: str(form.get(name) or "") for name in FORM_FIELDS}
