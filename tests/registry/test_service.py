@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -333,13 +334,13 @@ def test_fifty_concurrent_authors_lose_nothing(server):
             assert reg.get(made["id"]).id == made["id"]
     assert len(ids) == 50
     # Every registration is in the feed exactly once.
-    status, _, raw = get(server.base + "/api/v1/feed?since=0&limit=10000")
+    _status, _, raw = get(server.base + "/api/v1/feed?since=0&limit=10000")
     fed = [e["id"] for e in json.loads(raw)["entries"]]
     assert ids <= set(fed) and len(fed) == len(set(fed))
 
 
 class _Site(BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
+    files: ClassVar[dict[str, bytes]] = {}
 
     def do_GET(self) -> None:
         body = self.files.get(self.path)
