@@ -109,6 +109,11 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX) or request.url.path == "/openapi.json"
 
 
+def plain_duplicate(exc: DuplicateEntry) -> DuplicateEntry:
+    """The same refusal without the scope's label ("train-ai" is not for authors)."""
+    return DuplicateEntry(exc.existing_id, exc.params.get("what", ""))
+
+
 def error_status(exc: RegistryError) -> int:
     if isinstance(exc, InvalidInput):
         return 422
@@ -184,6 +189,8 @@ def create_app(config: ServiceConfig) -> RegistryApp:
     async def registry_error(request: Request, exc: RegistryError) -> Response:
         _ = gettext_for(request_lang(request))
         status = error_status(exc)
+        if isinstance(exc, DuplicateEntry):
+            exc = plain_duplicate(exc)
         if status == 500:
             logger.error("registry error: %s", exc)
             message = _(SERVER_ERROR)

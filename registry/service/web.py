@@ -25,12 +25,19 @@ from tdmcrawl.registry.entries import (
     clean_scope,
     clean_title,
 )
-from tdmcrawl.registry.errors import N_, InvalidInput, InvalidWorkFile, RegistryError
+from tdmcrawl.registry.errors import (
+    N_,
+    DuplicateEntry,
+    InvalidInput,
+    InvalidWorkFile,
+    RegistryError,
+)
 from tdmcrawl.registry.i18n import LANGUAGES, NAMES
 from tdmcrawl.registry.service.app import (
     LANG_COOKIE,
     ServiceState,
     error_page,
+    plain_duplicate,
     request_lang,
     service,
 )
@@ -189,6 +196,8 @@ async def register(request: Request) -> Response:
                 _registered, state, _, lambda reg: register_rules(reg, author, rules, **who)
             )
     except RegistryError as exc:
+        if isinstance(exc, DuplicateEntry):
+            exc = plain_duplicate(exc)
         context = _form_context(values)
         context["error"] = exc.localized(_)
         context["error_field"] = exc.field

@@ -85,8 +85,11 @@ def request(
     headers: dict[str, str] | None = None,
     timeout: float = 60,
 ) -> tuple[int, dict[str, str], bytes]:
-    """(status, headers with lower-case names, body); HTTP errors are answers too."""
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    """(status, headers with lower-case names, body); HTTP errors are answers too.
+    In English unless ``headers`` ask for another language (the service's default is
+    Kazakh)."""
+    headers = {"Accept-Language": "en", **(headers or {})}
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
