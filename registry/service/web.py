@@ -201,7 +201,9 @@ async def register(request: Request) -> Response:
         context = _form_context(values)
         context["error"] = exc.localized(_)
         context["error_field"] = exc.field
-        return render(request, "form.html", context, status=422)
+        # 200, not 422: the page is the form again, with the message; browsers log
+        # a 4xx document as an error in the console, which this is not.
+        return render(request, "form.html", context)
     response = render(request, "receipt.html", {"receipt": receipt}, status=201, switch=False)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -277,7 +279,7 @@ async def remove(request: Request) -> Response:
         entry = await run_in_threadpool(lambda: state.registries.get().remove(entry_id, token))
     except RegistryError as exc:
         context = {"entry_id": entry_id[:100], "error": exc.localized(_), "error_field": exc.field}
-        return render(request, "remove.html", context, status=422)
+        return render(request, "remove.html", context)
     return render(request, "removed.html", {"what": describe(entry, _), "entry_id": entry.id})
 
 
