@@ -40,6 +40,7 @@ MAX_LIMIT = 10_000
 # A page stops growing past this many bytes (at least one entry is always sent):
 # works of whole books have fingerprints of a megabyte or more.
 MAX_PAGE_BYTES = 8 * 1024 * 1024
+CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -80,29 +81,53 @@ def feed_state(conn: sqlite3.Connection) -> FeedState:
 
 
 def feed_chunks(conn: sqlite3.Connection, since: int, limit: int) -> Iterator[str]:
-    """The JSON text of one feed page, in pieces, from one read transaction of ``conn``
-    (a connection of its own: the transaction stays open while the pieces are sent)."""
+    """The JSON text of one feed page, in pieces of about :data:`CHUNK` characters, from
+    one read transaction of ``conn`` (a connection of its own: the transaction stays
+    open while the pieces are sent)."""
     conn.execute("BEGIN")
     try:
         state = feed_state(conn)
-        yield (
+        pending = [
             f'{{"version": {FEED_VERSION}, "registry": {json.dumps(state.registry_id)}, '
             f'"since": "{since}", "entries": ['
-        )
+        ]
+        pending_size = 0
+        # One query for the page: the log joined with the entries (a removed entry has
+        # no row any more, and its log row says deleted).
         rows = conn.execute(
-            "SELECT seq, entry_id, deleted FROM feed_log WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT l.seq, l.entry_id, l.deleted, e.kind, e.pattern, e.scope, e.updated_at,"
+            " e.verified_at FROM feed_log l LEFT JOIN entries e ON e.id = l.entry_id"
+            " WHERE l.seq > ? ORDER BY l.seq LIMIT ?",
             (since, limit + 1),
         )
         cursor, sent, size, more = since, 0, 0, False
-        for seq, entry_id, deleted in rows:
+        for seq, entry_id, deleted, kind, pattern, scope, updated_at, verified_at in rows:
             if sent >= limit or (sent and size >= MAX_PAGE_BYTES):
                 more = True
                 break
-            item = _tombstone(seq, entry_id) if deleted else _entry(conn, seq, entry_id)
+            if deleted or kind is None:
+                item = _tombstone(seq, entry_id)
+            else:
+                item = {
+                    "seq": seq,
+                    "id": entry_id,
+                    "kind": kind,
+                    "pattern": pattern,
+                    "scope": scope,
+                    "verified": verified_at is not None,
+                    "updated_at": updated_at,
+                }
+                if kind == "work":
+                    item["fingerprints"] = _fingerprints(conn, entry_id)
             text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-            yield ("," if sent else "") + text
+            pending.append(("," if sent else "") + text)
+            pending_size += len(text)
             cursor, sent, size = seq, sent + 1, size + len(text)
-        yield f'], "cursor": "{cursor}", "more": {"true" if more else "false"}}}'
+            if pending_size >= CHUNK:  # few, large pieces: each one is a thread hop to send
+                yield "".join(pending)
+                pending, pending_size = [], 0
+        pending.append(f'], "cursor": "{cursor}", "more": {"true" if more else "false"}}}')
+        yield "".join(pending)
     finally:
         conn.execute("COMMIT")
 
@@ -111,34 +136,12 @@ def _tombstone(seq: int, entry_id: str) -> dict[str, Any]:
     return {"seq": seq, "id": entry_id, "deleted": True}
 
 
-def _entry(conn: sqlite3.Connection, seq: int, entry_id: str) -> dict[str, Any]:
-    row = conn.execute(
-        "SELECT kind, pattern, scope, updated_at, verified_at FROM entries WHERE id = ?",
-        (entry_id,),
-    ).fetchone()
-    if row is None:  # cannot happen inside one transaction; a tombstone is the safe answer
-        return _tombstone(seq, entry_id)
-    kind, pattern, scope, updated_at, verified_at = row
-    item: dict[str, Any] = {
-        "seq": seq,
-        "id": entry_id,
-        "kind": kind,
-        "pattern": pattern,
-        "scope": scope,
-        "verified": verified_at is not None,
-        "updated_at": updated_at,
-    }
-    if kind == "work":
-        item["fingerprints"] = [
-            {
-                "part": part,
-                "config": identity,
-                "data": base64.b64encode(bytes(fp)).decode("ascii"),
-            }
-            for part, fp, identity in conn.execute(
-                "SELECT part, fingerprint, config_identity FROM work_fingerprints"
-                " WHERE entry_id = ? AND fingerprint IS NOT NULL ORDER BY part",
-                (entry_id,),
-            )
-        ]
-    return item
+def _fingerprints(conn: sqlite3.Connection, entry_id: str) -> list[dict[str, Any]]:
+    return [
+        {"part": part, "config": identity, "data": base64.b64encode(bytes(fp)).decode("ascii")}
+        for part, fp, identity in conn.execute(
+            "SELECT part, fingerprint, config_identity FROM work_fingerprints"
+            " WHERE entry_id = ? AND fingerprint IS NOT NULL ORDER BY part",
+            (entry_id,),
+        )
+    ]

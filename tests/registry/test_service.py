@@ -175,6 +175,8 @@ def test_a_work_too_short_is_refused_with_advice_in_the_authors_language(server)
 
 
 def test_feed_cursor_etag_and_tombstones_never_carry_names_emails_or_texts(server):
+    for i in range(3):
+        assert _create(server, kind="domain", pattern=f"feed{i}.kz", author="Фид")[0] == 201
     status, head, raw = get(server.base + "/api/v1/feed?since=0&limit=2")
     first = json.loads(raw)
     assert status == 200 and len(first["entries"]) == 2 and first["more"] is True
