@@ -24,9 +24,9 @@ from tests.support.registry import TDMCRAWL, work_text
 
 
 class RegistryServer:
-    def __init__(self, db: Path, *args: str, limits: bool = False) -> None:
+    def __init__(self, db: Path, *args: str, limits: bool = False, port: int | None = None) -> None:
         self.db = db
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         argv = [
             str(TDMCRAWL),
