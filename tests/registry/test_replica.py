@@ -28,7 +28,8 @@ def test_replica_follows_additions_removals_and_idles_on_304(tmp_path: Path):
             service.base + "/api/v1/entries",
             {"kind": "prefix", "pattern": "aliya.kz/blog/", "author": "Әлия", "email": "a@b.kz"},
         )
-        status, work = upload_work(service.base, "Мұхтар", [("w.txt", work_text(9, 200).encode())])
+        assert status == 201
+        _, work = upload_work(service.base, "Мұхтар", [("w.txt", work_text(9, 200).encode())])
         replica_path = tmp_path / "replica.sqlite"
         statuses: list[int] = []
         with Replica(replica_path) as replica:
