@@ -9,6 +9,7 @@
      |    +-- NotAnAuditDatabase, SchemaError, AuditWriteError
      +-- FilterError          an input of ``tdmcrawl filter`` is not usable
      +-- FrontierError        the shared frontier (Redis) cannot be used
+     +-- RegistryUnreachable  a registry service unreachable, and no earlier copy of it
 
 The libraries beside the crawler have their own roots, ``RegistryError`` and
 ``DedupError``; :func:`exit_status` maps those too, so every command reports
@@ -74,6 +75,11 @@ class FilterError(TdmcrawlError):
 
 class FrontierError(TdmcrawlError):
     """The shared frontier cannot be used: Redis unreachable, crawl already finished."""
+
+
+class RegistryUnreachable(TdmcrawlError):
+    """``--registry https://...`` cannot be reached and there is no replica of it: the
+    command refuses to run as if the registry were empty."""
 
 
 # What the CLI reports as one line: the project's own trees, a database that SQLite

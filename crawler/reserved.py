@@ -128,8 +128,8 @@ class ReservedWorks:
         count = 0
         for work in reader.content_works(config_identity=identity):
             key = REGISTRY_PREFIX + work.work_id
-            if self._client is not None and key in self.index:
-                continue  # another process of this crawl loaded it already
+            if key in self.index:
+                continue  # loaded before this sync, or by another process of this crawl
             try:
                 items.append((key, Fingerprint.from_bytes(work.fingerprint)))
             except FingerprintError as exc:

@@ -26,6 +26,13 @@ from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.audit.db import AuditLog
 from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.provenance import settings_snapshot, versions, warcinfo_fields
+from tdmcrawl.crawler.registry_follow import (
+    REPLICA_NAME,
+    FollowedRegistry,
+    SyncLoop,
+    cache_replica,
+    is_remote,
+)
 from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.crawler.warc.records import WarcRef
 from tdmcrawl.crawler.warc.recover import EVIDENCE_RECORDS, RecoveredPage, recover_open_files
@@ -81,6 +88,10 @@ class CrawlSession:
         self.audit: AuditLog | None = None
         self.evidence: EvidenceWriter | None = None
         self.registry: RegistryReader | None = None
+        self.registry_follow: FollowedRegistry | None = None  # file or followed service
+        # Run (in the reactor thread) after a sync changed the registry: new works to index.
+        self.registry_hooks: list[Callable[[], None]] = []
+        self._registry_sync: SyncLoop | None = None
         self.origin_gate: OriginCache | None = None  # the origin gate, when installed
         self.reserved_hooks: list[ReservedHook] = []
         # Kept pages go through these, never through the project's item pipelines and feeds.
@@ -145,9 +156,10 @@ class CrawlSession:
             return
         self._opened = True
         _ = self.policy  # a bad token or switch fails here, before any request
-        registry_path = self.settings.get("TDMCRAWL_REGISTRY")
-        if registry_path:
-            self.registry = _open_registry(Path(str(registry_path)))
+        registry_source = self.settings.get("TDMCRAWL_REGISTRY")
+        if registry_source:
+            self.registry_follow = self._open_registry(str(registry_source))
+            self.registry = self.registry_follow.reader
         if self.output_enabled or self.audit_enabled:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._log = logfile.attach(self.out_dir, self.settings)  # add-on mode: DIR's log too
@@ -161,6 +173,8 @@ class CrawlSession:
             )
             if tdm_settings.getbool(self.settings, "TDMCRAWL_RESUME"):
                 self.kept_urls.update(self.audit.kept_urls(self.crawl_id))
+            self._record_registry_state()
+        self._start_registry_sync()
         if tdm_settings.getbool(self.settings, "TDMCRAWL_REFETCH_KEPT"):
             self._recover_killed_crawl()
         if self.output_enabled:
@@ -218,10 +232,12 @@ class CrawlSession:
         self._closed = True
         stats = self._stats_dict()
         stats["finish_reason"] = reason
+        if self._registry_sync is not None:
+            self._registry_sync.stop()
         for name, closer in (
             ("evidence", lambda: self.evidence and self.evidence.close()),
             ("audit", lambda: self._close_audit(stats)),
-            ("registry", lambda: self.registry and self.registry.close()),
+            ("registry", lambda: self.registry_follow and self.registry_follow.close()),
         ):
             try:
                 closer()
@@ -236,6 +252,49 @@ class CrawlSession:
                 self.audit.finish_crawl(self.crawl_id, stats)
         finally:
             self.audit.close()
+
+    # -- the registry ---------------------------------------------------------
+
+    def _open_registry(self, source: str) -> FollowedRegistry:
+        """A registry file, or the replica of a registry service (crawler.registry_follow)."""
+        verified_only = tdm_settings.getbool(self.settings, "TDMCRAWL_REGISTRY_VERIFIED_ONLY")
+        if not is_remote(source):
+            if not Path(source).exists():
+                raise NotConfigured(f"registry database not found: {source}")
+            return FollowedRegistry(source, verified_only=verified_only)
+        replica = self.settings.get("TDMCRAWL_REGISTRY_REPLICA")
+        if replica:
+            path = Path(str(replica))
+        elif self.output_enabled or self.audit_enabled:
+            path = self.out_dir / REPLICA_NAME
+        else:
+            path = cache_replica(source)
+        return FollowedRegistry(source, replica=path, verified_only=verified_only)
+
+    def _record_registry_state(self) -> None:
+        if self.audit is not None and self.registry_follow is not None:
+            self.audit.record_registry_state(**self.registry_follow.state().to_dict())
+
+    def _start_registry_sync(self) -> None:
+        follow = self.registry_follow
+        interval = float(tdm_settings.get(self.settings, "TDMCRAWL_REGISTRY_SYNC"))
+        if follow is None or not follow.remote or interval <= 0:
+            return
+        self._registry_sync = SyncLoop(follow, interval, self.registry_changed)
+        self._registry_sync.start()
+
+    def registry_changed(self) -> None:
+        """After a sync: record the new state, then decide with it (reactor thread)."""
+        if self.registry_follow is None or self._closed:
+            return
+        self._record_registry_state()  # before the swap: the audit marks divide old and new
+        self.registry_follow.reader.refresh()
+        self._stats_set("registry_cursor", self.registry_follow.state().cursor)
+        for hook in self.registry_hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("tdmcrawl: registry hook %r failed", hook)
 
     # -- what the gates report ----------------------------------------------
 
@@ -351,9 +410,3 @@ def host_port(url: str) -> str:
     default = 443 if parts.scheme.lower() == "https" else 80
     host = (parts.hostname or "").lower()
     return f"[{host}]:{port or default}" if ":" in host else f"{host}:{port or default}"
-
-
-def _open_registry(path: Path) -> Any:
-    if not path.exists():
-        raise NotConfigured(f"registry database not found: {path}")
-    return RegistryReader(path)

@@ -51,7 +51,22 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "TDMCRAWL_CONTACT": (DEFAULT_CONTACT, "Contact URL put in the User-Agent."),
     "TDMCRAWL_USER_AGENT": (None, "Full User-Agent; default `tdmcrawl/<version> (+<contact>)`."),
     # Policy
-    "TDMCRAWL_REGISTRY": (None, "Path of an authors' registry database for URL rules."),
+    "TDMCRAWL_REGISTRY": (
+        None,
+        "Authors' registry: a database path, or the http(s) URL of a registry service.",
+    ),
+    "TDMCRAWL_REGISTRY_SYNC": (
+        300,
+        "Seconds between syncs of a registry service's replica during a crawl (0: only at start).",
+    ),
+    "TDMCRAWL_REGISTRY_REPLICA": (
+        None,
+        "Replica file of a registry service (default: DIR/registry-replica.sqlite, or the cache).",
+    ),
+    "TDMCRAWL_REGISTRY_VERIFIED_ONLY": (
+        False,
+        "Honour site and prefix entries only once their owner verified them.",
+    ),
     "TDMCRAWL_FETCH_RESERVED": (
         True,
         "Fetch pages reserved by non-robots signals (for signatures); never output.",

@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +54,8 @@ COLUMNS = (
     "files",
 )
 _TIMESTAMP_MAX = 40
+PROGRESS_EVERY = 1000  # rows between progress reports of an import
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -215,14 +217,28 @@ def read_rows(text: str, fmt: str, source: str) -> list[tuple[int, dict[str, Any
     return rows
 
 
-def import_text(registry: Registry, text: str, fmt: str, source: str) -> ImportReport:
+def import_text(
+    registry: Registry,
+    text: str,
+    fmt: str,
+    source: str,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate every row, then write them all in one transaction (or none).
+
+    ``progress(done, total, step)`` hears how far it got: ``step`` is ``"checked"``
+    while rows are validated (every :data:`PROGRESS_EVERY` rows and at the end),
+    then ``"written"`` once they are committed."""
     rows = read_rows(text, fmt, source)
+    total = len(rows)
     report = ImportReport()
     problems: list[tuple[int, str]] = []
     pending: list[tuple[int, NewEntry]] = []
     seen_ids: dict[str, int] = {}
     seen_rules: dict[tuple[str, str, str], int] = {}
-    for number, row in rows:
+    for done, (number, row) in enumerate(rows, start=1):
+        if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+            progress(done, total, "checked")
         try:
             entry, token = _validate(registry, row)
         except (RegistryError, ValueError) as exc:
@@ -254,6 +270,8 @@ def import_text(registry: Registry, text: str, fmt: str, source: str) -> ImportR
                 continue
             registry._insert_unchecked(entry)
             report.added.append(entry.id)
+    if progress is not None:
+        progress(len(report.added), total, "written")
     return report
 
 
@@ -298,8 +316,8 @@ def _validate(registry: Registry, row: dict[str, Any]) -> tuple[NewEntry, str | 
     if token_hash is None:
         token = tokens.new_token()
         token_hash = tokens.hash_token(token)
-    elif tokens.parse_token_hash(token_hash) is None:
-        raise InvalidInput("token_hash is not a scrypt hash written by tdmcrawl")
+    elif not tokens.is_token_hash(token_hash):
+        raise InvalidInput("token_hash is not a token hash written by tdmcrawl")
     now = utc_now()
     created = _timestamp(row.get("created_at"), now, "created_at")
     who: dict[str, Any] = {

@@ -150,7 +150,23 @@ def _m002_summary_indexes(db: Database) -> None:
     db.execute("CREATE INDEX kept_domain ON kept(domain)")
 
 
-KNOWN_MIGRATIONS = ("m001_tables", "m002_summary_indexes")
+@migrations(name="m003_registry_states")
+def _m003_registry_states(db: Database) -> None:
+    # The registry state each decision used: a row per state a crawl applied (at its
+    # start, and after each sync from a registry service). `exclusions_before` and
+    # `kept_before` are the highest row ids written before the state took effect, so
+    # the state of a decision row is the last one whose mark is below its id.
+    db.execute(
+        """CREATE TABLE registry_states (
+            id INTEGER PRIMARY KEY, crawl_id TEXT NOT NULL, source TEXT NOT NULL,
+            registry_id TEXT, cursor TEXT, synced_at TEXT, stale INTEGER NOT NULL,
+            entries INTEGER, applied_at TEXT NOT NULL,
+            exclusions_before INTEGER NOT NULL, kept_before INTEGER NOT NULL)"""
+    )
+    db.execute("CREATE INDEX registry_states_crawl ON registry_states(crawl_id, id)")
+
+
+KNOWN_MIGRATIONS = ("m001_tables", "m002_summary_indexes", "m003_registry_states")
 
 
 def resolve_path(path: Path | str) -> Path:
@@ -414,6 +430,47 @@ class AuditLog:
                 self._clock(),
             ),
         )
+
+    def record_registry_state(
+        self,
+        *,
+        source: str,
+        registry_id: str | None,
+        cursor: str | None,
+        synced_at: str | None,
+        stale: bool,
+        entries: int | None,
+        crawl_id: str | None = None,
+    ) -> None:
+        """The registry state decisions use from now on (see ``m003_registry_states``).
+
+        Synchronous, after every row queued before it: the marks it stores divide the
+        rows decided with the earlier state from those decided with this one."""
+        crawl = crawl_id or self._crawl_id()
+        applied = self._clock()
+
+        def write(db: Database) -> None:
+            (excluded,) = db.execute("SELECT coalesce(max(id), 0) FROM exclusions").fetchone()
+            (kept,) = db.execute("SELECT coalesce(max(id), 0) FROM kept").fetchone()
+            db.execute(
+                "INSERT INTO registry_states (crawl_id, source, registry_id, cursor, synced_at,"
+                " stale, entries, applied_at, exclusions_before, kept_before)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    crawl,
+                    source,
+                    registry_id,
+                    cursor,
+                    synced_at,
+                    int(stale),
+                    entries,
+                    applied,
+                    excluded,
+                    kept,
+                ],
+            )
+
+        self._call(write)
 
     # -- reading back
 

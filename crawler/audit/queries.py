@@ -93,11 +93,13 @@ def explain(db: Database, url: str) -> dict[str, Any]:
     ]
     excluded = []
     for row in db.query("SELECT * FROM exclusions WHERE url = ? ORDER BY decided_at", [url]):
+        row["registry_state"] = registry_state_of(db, "exclusions", row)
         row.pop("id", None)
         row["decision"] = _loads(row["decision"])
         row["evidence_captures"] = _evidence_captures(db, row)
         excluded.append(row)
     for row in kept:
+        row["registry_state"] = registry_state_of(db, "kept", row)
         row.pop("id", None)
     if excluded:
         status = "excluded"
@@ -114,6 +116,24 @@ def explain(db: Database, url: str) -> dict[str, Any]:
             {"d": domain_of(url)},
         ).fetchone()[0]
     return story
+
+
+def registry_state_of(db: Database, table: str, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The registry state (source, cursor, sync time) a decision row was made with."""
+    if "registry_states" not in db.table_names() or row.get("id") is None:
+        return None
+    mark = "exclusions_before" if table == "exclusions" else "kept_before"
+    found = db.execute(
+        f"SELECT source, registry_id, cursor, synced_at, stale, applied_at FROM registry_states"
+        f" WHERE crawl_id = ? AND {mark} < ? ORDER BY id DESC LIMIT 1",
+        [row["crawl_id"], row["id"]],
+    ).fetchone()
+    if found is None:
+        return None
+    keys = ("source", "registry_id", "cursor", "synced_at", "stale", "applied_at")
+    state = dict(zip(keys, found, strict=True))
+    state["stale"] = bool(state["stale"])
+    return state
 
 
 def locate_warcs(story: dict[str, Any], directory: Path) -> dict[str, Any]:

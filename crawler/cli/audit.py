@@ -212,6 +212,15 @@ def _summary(db: Any, by: str, top: int, as_json: bool) -> None:
         )
 
 
+def _registry_line(state: dict[str, Any] | None) -> None:
+    if state:
+        stale = ", an old copy: the service was unreachable" if state["stale"] else ""
+        click.echo(
+            f"  registry state: {state['source']} at cursor {state['cursor']} "
+            f"(synced {state['synced_at']}{stale})"
+        )
+
+
 def _show_url(db: Any, url: str, as_json: bool, directory: Path) -> None:
     story = locate_warcs(explain(db, url), directory)
     if as_json:
@@ -228,6 +237,7 @@ def _show_url(db: Any, url: str, as_json: bool, directory: Path) -> None:
             f"{url}: EXCLUDED at {row['stage']} ({row['decided_at']}, crawl {row['crawl_id']})"
         )
         _reason_lines(row["decision"], click.echo)
+        _registry_line(row.get("registry_state"))
         for cap in row["evidence_captures"]:
             click.echo(
                 f"  evidence capture: {cap['warc_path'] or cap['warc_file']} offset "
@@ -240,6 +250,7 @@ def _show_url(db: Any, url: str, as_json: bool, directory: Path) -> None:
             f"  WARC: {row['warc_path'] or row['warc_file']} offset {row['warc_offset']} "
             f"record {row['record_id']}"
         )
+        _registry_line(row.get("registry_state"))
         decision = row["decision"] or {}
         for warning in decision.get("warnings", []):
             click.echo(f"  warning: {warning}")

@@ -232,14 +232,17 @@ def _short(text: str) -> str:
 @click.argument("urls", nargs=-1, required=True)
 @product_token_option
 @user_agent_option
-@registry_option("Authors' registry database: its URL rules apply too.")
+@registry_option(
+    "Authors' registry: a database, or a registry service's https:// address (followed "
+    "through a replica in the user's cache). Its URL rules apply too."
+)
 @settings_option
 @json_option
 def check(
     urls: tuple[str, ...],
     token: str | None,
     user_agent: str | None,
-    registry: Path | None,
+    registry: Path | str | None,
     overrides: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -273,6 +276,9 @@ def check(
     gate_error = getattr(getattr(session, "neardup", None), "error", None)
     if gate_error:
         raise TdmcrawlError(f"check failed: near-duplicate step unavailable: {gate_error}")
+    follow = getattr(session, "registry_follow", None)
+    if follow is not None and follow.warning:
+        click.echo(f"Warning: {follow.warning}", err=True)
     missing = [urls[i] for i in range(len(urls)) if i not in results]
     for index, url in enumerate(urls):
         if index not in results:

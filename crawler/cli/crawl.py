@@ -55,7 +55,10 @@ from tdmcrawl.crawler.spider import SCOPES, TdmcrawlSpider
     help="File of seed URLs, one per line (# comments).",
 )
 @out_dir_option("Output directory (not inside another crawl's).")
-@registry_option("Authors' registry database: its URL rules and works exclude.")
+@registry_option(
+    "Authors' registry: a database, or a registry service's https:// address (followed "
+    "through a replica in --out). Its URL rules and works exclude."
+)
 @click.option(
     "--max-pages", type=click.IntRange(min=0), help="Send at most N page requests (0: no limit)."
 )
@@ -91,7 +94,7 @@ def crawl(
     urls: tuple[str, ...],
     seeds_file: Path | None,
     out_dir: Path,
-    registry: Path | None,
+    registry: Path | str | None,
     max_pages: int | None,
     max_depth: int | None,
     scope: str | None,
@@ -152,6 +155,9 @@ def crawl(
     save_state(out_dir, state)
     options = {**state_options, **frontier, **options}
     session = run_crawl(options, extra, out_dir, seeds)
+    follow = getattr(session, "registry_follow", None)
+    if follow is not None and follow.warning:
+        click.echo(f"Warning: {follow.warning}", err=True)
     report(session, out_dir, as_json=as_json)
     if not frontier:  # a node of a shared frontier may never meet a seed host: another did
         check_seeds_answered(session, seeds, out_dir)

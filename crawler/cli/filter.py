@@ -58,7 +58,10 @@ FILTER_SETTINGS = frozenset(
 @click.command("filter")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @out_dir_option("Output directory: warc/*.warc.gz and audit.sqlite (not inside a crawl's).")
-@registry_option("Authors' opt-out registry (URL rules and registered works).")
+@registry_option(
+    "Authors' opt-out registry (URL rules and registered works): a database, or a "
+    "registry service's https:// address (followed through a replica in --out)."
+)
 @click.option(
     "--evidence",
     multiple=True,
@@ -108,7 +111,7 @@ FILTER_SETTINGS = frozenset(
 def filter_warcs(
     inputs: tuple[Path, ...],
     out_dir: Path,
-    registry: Path | None,
+    registry: Path | str | None,
     evidence: tuple[Path, ...],
     require_robots: bool,
     no_near_duplicates: bool,

@@ -54,6 +54,26 @@ def read_seeds(path: Path) -> list[str]:
     return seeds
 
 
+class RegistrySource(click.ParamType):
+    """A registry file (a ``Path``), or the http(s) URL of a registry service (a ``str``)."""
+
+    name = "registry"
+
+    def __init__(self, *, must_exist: bool) -> None:
+        self.path = click.Path(exists=must_exist, dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Path):
+            return value
+        text = str(value)
+        if text.lower().startswith(("http://", "https://")):
+            problem = http_url_problem(text)
+            if problem:
+                self.fail(problem, param, ctx)
+            return text
+        return self.path.convert(text, param, ctx)
+
+
 def registry_option(
     help_text: str,
     *,
@@ -61,15 +81,22 @@ def registry_option(
     required: bool = False,
     envvar: str | None = None,
     dest: str = "registry",
+    remote: bool = True,
 ) -> Callable[[F], F]:
-    """``--registry DB``: the authors' opt-out registry (a SQLite file)."""
+    """``--registry DB|URL``: the authors' opt-out registry, a SQLite file or (with
+    ``remote``) the ``https://`` address of a registry service the command follows."""
+    kind: click.ParamType = (
+        RegistrySource(must_exist=must_exist)
+        if remote
+        else click.Path(exists=must_exist, dir_okay=False, path_type=Path)
+    )
     return click.option(
         "--registry",
         dest,
         required=required,
         envvar=envvar,
-        metavar="DB",
-        type=click.Path(exists=must_exist, dir_okay=False, path_type=Path),
+        metavar="DB|URL" if remote else "DB",
+        type=kind,
         help=help_text,
     )
 

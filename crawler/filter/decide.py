@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter.neardup import NearDuplicates
@@ -24,11 +23,11 @@ from tdmcrawl.crawler.filter.read import (
     http_pairs,
     read_body,
 )
+from tdmcrawl.crawler.registry_follow import REPLICA_NAME, FollowedRegistry, is_remote
 from tdmcrawl.optout.decision import Decision
 from tdmcrawl.optout.fetched import FetchResult
 from tdmcrawl.optout.origins import origin_file_at, origin_key
 from tdmcrawl.optout.policy import OriginSignals, ResponseSignals, evaluate
-from tdmcrawl.registry import RegistryReader
 from tdmcrawl.registry.errors import RegistryError
 
 TEXT_TYPES = (
@@ -64,7 +63,10 @@ class Decider:
         self.no_robots: dict[str, OriginSignals] = {}
         self.excluded_urls: dict[str, Decision] = {}
         self.excluded_ids: set[str] = set()
-        self.registry = _open_registry(options.registry) if options.registry else None
+        self.follow = (
+            _open_registry(options.registry, scratch.parent, warn) if options.registry else None
+        )
+        self.registry = self.follow.reader if self.follow is not None else None
         self.near = (
             NearDuplicates.open(scratch, self.registry, result) if options.near_duplicates else None
         )
@@ -177,8 +179,11 @@ def _is_text_page(response: ResponseSignals) -> bool:
     return content_type.split(";", 1)[0].strip().lower() in TEXT_TYPES
 
 
-def _open_registry(path: Path) -> Any:
+def _open_registry(source: Path | str, out_dir: Path, warn: Warn) -> FollowedRegistry:
+    """The registry file, or the replica of a registry service kept in the output
+    directory (synced now; an unreachable service with no replica stops the run)."""
+    replica = out_dir / REPLICA_NAME if is_remote(source) else None
     try:
-        return RegistryReader(path)
+        return FollowedRegistry(source, replica=replica, warn=warn)
     except RegistryError as exc:
-        raise FilterError(f"registry {path}: {exc}") from exc
+        raise FilterError(f"registry {source}: {exc}") from exc

@@ -20,7 +20,7 @@ class FilterOptions:
     excluded as ``robots-unreachable`` instead of read as "no robots signal"."""
 
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    registry: Path | None = None
+    registry: Path | str | None = None  # a file, or a registry service's URL
     require_robots: bool = False
     near_duplicates: bool = True
     prefix: str = "tdmcrawl-filter"

@@ -77,6 +77,8 @@ def filter_warc_files(
         with tempfile.TemporaryDirectory(prefix=".filter-", dir=out) as scratch:
             decider = Decider(origins, options, result, warn, Path(scratch), licences)
             try:
+                if decider.follow is not None:
+                    audit.record_registry_state(**decider.follow.state().to_dict())
                 entries = _decide_all(inputs, decider, result, warn)
                 decider.release_near_duplicates()
                 _audit_exclusions(audit, decider)

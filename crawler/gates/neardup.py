@@ -223,8 +223,17 @@ class NearDuplicateGate:
         if self.session.registry is not None:
             count = self.works.load_registry(self.session.registry)
             self._stat("registry_works", count, set_value=True)
+            self.session.registry_hooks.append(self._registry_synced)
         self._reload_reserved()
         self.works.advance_past(self.spool.max_checked())
+
+    def _registry_synced(self) -> None:
+        """Works registered since the crawl started join the index (removed ones stay:
+        honouring an opt-out a little longer is the safe side)."""
+        if self.works is not None and self.session.registry is not None:
+            added = self.works.load_registry(self.session.registry)
+            if added:
+                self._stat("registry_works", added)
 
     def _reload_reserved(self) -> None:
         """Reserved pages found by an earlier run of this crawl (``--resume``)."""

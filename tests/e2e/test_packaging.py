@@ -67,6 +67,10 @@ def test_the_wheel_holds_every_module_and_data_file(wheel: zipfile.ZipFile) -> N
             assert f"tdmcrawl/{path.relative_to(paths.ROOT).as_posix()}" in names, path
     assert "tdmcrawl/optout/data/ai_training_tokens.json" in names
     assert "tdmcrawl/crawler/demo/sites/sites.json" in names
+    # The registry service's pages, stylesheet and catalogs (kk, ru, en).
+    assert "tdmcrawl/registry/service/templates/form.html" in names
+    assert "tdmcrawl/registry/service/static/style.css" in names
+    assert "tdmcrawl/registry/locale/kk/LC_MESSAGES/tdmcrawl.po" in names
     for package in ("optout", "dedup", "registry"):
         assert f"tdmcrawl/{package}/py.typed" in names
 
