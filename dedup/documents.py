@@ -3,7 +3,11 @@
 The near-duplicate gate compares texts; a PDF or EPUB copy of a registered work
 must give the words the work's own text gives. :func:`document_text` reads:
 
-* PDF with pypdf, page by page (``extract_text``), at most :data:`MAX_PAGES` pages;
+* PDF with pypdf, page by page, at most :data:`MAX_PAGES` pages, in pypdf's layout
+  mode: the default mode splits words where a glyph comes from a fallback font
+  (Kazakh letters in many PDFs: "с ү т" for "сүт"); a page layout mode cannot read
+  falls back to the default mode. A PDF "protected" only against editing opens
+  with the empty password;
 * EPUB as the ZIP archive it is: the package document's spine, in reading order,
   each XHTML member's text by lxml (script and style dropped). Members are
   measured before they are read: a member over :data:`MAX_MEMBER_BYTES`, or an
@@ -73,6 +77,8 @@ def pdf_text(body: bytes, max_pages: int = MAX_PAGES, max_chars: int = MAX_CHARS
     """The text of a PDF's pages, in order; ``""`` for an unreadable file."""
     try:
         reader = pypdf.PdfReader(io.BytesIO(body), strict=False)
+        if reader.is_encrypted:
+            reader.decrypt("")
         pages = reader.pages
         count = len(pages)
     except Exception:  # pypdf raises many kinds on damaged or encrypted files
@@ -80,15 +86,22 @@ def pdf_text(body: bytes, max_pages: int = MAX_PAGES, max_chars: int = MAX_CHARS
     parts: list[str] = []
     size = 0
     for index in range(min(count, max_pages)):
-        try:
-            text = pages[index].extract_text() or ""
-        except Exception:
-            continue  # one bad page loses that page only
+        text = _page_text(pages[index])
         parts.append(text)
         size += len(text)
         if size >= max_chars:
             break
     return "\n".join(parts)[:max_chars].strip()
+
+
+def _page_text(page: pypdf.PageObject) -> str:
+    """One page's text, layout mode first (see the module docstring); ``""`` if unreadable."""
+    for mode in ("layout", "plain"):
+        try:
+            return page.extract_text(extraction_mode=mode) or ""
+        except Exception:  # one bad page (or mode) loses that page (or mode) only
+            continue
+    return ""
 
 
 def epub_text(body: bytes, max_chars: int = MAX_CHARS) -> str:

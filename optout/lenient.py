@@ -54,8 +54,6 @@ def tdmrep_object(body: bytes | str | None) -> tuple[tdmrep.TdmRepFile | None, t
         return None, ()
     try:
         text = body.decode("utf-8-sig") if isinstance(body, bytes) else body.removeprefix("\ufeff")
-        if len(text) > tdmrep.MAX_FILE_BYTES:
-            return None, ()
         data = json.loads(text)
     except (ValueError, RecursionError, UnicodeDecodeError):
         return None, ()

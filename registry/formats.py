@@ -21,10 +21,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from lxml import etree
-from lxml import html as lxml_html
-
 from tdmcrawl import dedup
+from tdmcrawl.dedup import documents
 from tdmcrawl.registry.errors import N_, InvalidWorkFile, Msg
 
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
@@ -231,34 +229,17 @@ def _pdf(filename: str, data: bytes) -> str:
             file=filename,
             limit=MAX_PDF_PAGES,
         )
-    # Layout mode: the default mode splits words where a glyph comes from a fallback
-    # font (Kazakh letters in many PDFs: "с ү т" for "сүт"); layout keeps them whole.
-    return "\n".join(page.extract_text(extraction_mode="layout") or "" for page in pages)
+    # The crawl's own extraction (layout mode, bounded), so a registered PDF and a
+    # crawled copy of it give the same words.
+    return documents.pdf_text(data, max_pages=MAX_PDF_PAGES)
 
 
 def _epub(filename: str, data: bytes) -> str:
-    import ebooklib  # type: ignore[import-untyped]  # untyped
-    from ebooklib import epub
-
-    book = epub.read_epub(io.BytesIO(data), options={"ignore_ncx": True})
-    documents = {item.get_id(): item for item in book.get_items_of_type(ebooklib.ITEM_DOCUMENT)}
-    order = [documents.pop(item_id) for item_id, _linear in book.spine if item_id in documents]
-    parts = []
-    for item in [*order, *documents.values()]:
-        content = item.get_content()
-        if not content or not content.strip():
-            continue
-        parts.append(_markup_text(content))
-    return "\n".join(parts)
-
-
-def _markup_text(content: bytes) -> str:
-    """The text of an (X)HTML chapter, a line per block; scripts and styles dropped."""
-    root = lxml_html.fromstring(content, parser=lxml_html.HTMLParser(no_network=True))
-    etree.strip_elements(root, "script", "style", with_tail=False)
-    body = root.find(".//body")
-    texts = [str(t) for t in (body if body is not None else root).itertext()]
-    return "\n".join(t.strip() for t in texts if t.strip())
+    # The crawl's own extraction (spine order, bounded unpacking), as for PDF.
+    text = documents.epub_text(data)
+    if not text:
+        raise ValueError("no readable chapter")
+    return text
 
 
 def _short(exc: BaseException) -> str:
