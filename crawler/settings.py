@@ -296,6 +296,9 @@ RULES: dict[str, Rule] = {
     "TDMCRAWL_CONTACT": Rule("text"),  # and a valid User-Agent once composed
     "TDMCRAWL_USER_AGENT": Rule("text"),
     "TDMCRAWL_REGISTRY": Rule("text"),
+    "TDMCRAWL_REGISTRY_SYNC": Rule("float", minimum=0),
+    "TDMCRAWL_REGISTRY_REPLICA": Rule("text"),
+    "TDMCRAWL_REGISTRY_VERIFIED_ONLY": BOOL,
     "TDMCRAWL_FETCH_RESERVED": BOOL,
     "TDMCRAWL_AI_AGENTS": BOOL,
     "TDMCRAWL_NOAI": BOOL,
