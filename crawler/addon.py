@@ -17,7 +17,7 @@ from tdmcrawl.crawler import frontier
 from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.capture import CaptureMiddleware, WireHTTP11DownloadHandler
 from tdmcrawl.crawler.gates.neardup import NearDuplicateGate
-from tdmcrawl.crawler.gates.netguard import NetGuardMiddleware
+from tdmcrawl.crawler.gates.netguard import NetGuardMiddleware, NetGuardSpiderMiddleware
 from tdmcrawl.crawler.gates.origin import OriginGateMiddleware
 from tdmcrawl.crawler.gates.response import ResponseGateMiddleware
 from tdmcrawl.crawler.output import WarcOutputPipeline
@@ -39,6 +39,7 @@ ORIGIN_GATE = 100  # where RobotsTxtMiddleware sits in Scrapy's base list
 RESPONSE_GATE = 540  # below Redirect 600, HttpCompression 590 and Retry 550
 CAPTURE = 595  # above HttpCompression 590: sees the body as received
 PAGE_ITEMS = 950  # spider middleware, close to the spider: turns passed responses into PageItems
+NETGUARD_PARENT = 960  # spider middleware, closest to the spider: each request's parent page
 NEAR_DUPLICATE = 900  # item pipeline: copies of reserved works are dropped before the output
 OUTPUT = 1000  # the last item pipeline
 
@@ -49,7 +50,10 @@ DOWNLOADER_MIDDLEWARES = {
     path_of(ResponseGateMiddleware): RESPONSE_GATE,
     path_of(CaptureMiddleware): CAPTURE,
 }
-SPIDER_MIDDLEWARES = {path_of(PageItemMiddleware): PAGE_ITEMS}
+SPIDER_MIDDLEWARES = {
+    path_of(PageItemMiddleware): PAGE_ITEMS,
+    path_of(NetGuardSpiderMiddleware): NETGUARD_PARENT,
+}
 EXTENSIONS = {
     path_of(CrawlSession): 0,
     "scrapy.extensions.throttle.AutoThrottle": None,
@@ -78,12 +82,17 @@ POLITENESS = {
     "REDIRECT_MAX_TIMES": 10,
 }
 
+# Scrapy's listeners on 127.0.0.1: the telnet console and (Scrapy 2.19) the remote-control
+# HTTP server, which runs Python code sent to it. Off at the add-on's priority: a project
+# (or `-s`) that wants one sets it on explicitly.
+LISTENERS_OFF = {"TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False}
+
 
 class TdmcrawlAddon:
     """Installs tdmcrawl's session, gates, capture, throttle and WARC output."""
 
     def update_settings(self, settings: Any) -> None:
-        for name, value in POLITENESS.items():
+        for name, value in {**POLITENESS, **LISTENERS_OFF}.items():
             settings.set(name, value, priority="addon")
         settings.set("USER_AGENT", tdm_settings.user_agent(settings), priority="addon")
         headers = dict(settings.getdict("DEFAULT_REQUEST_HEADERS"))

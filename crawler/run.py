@@ -31,7 +31,6 @@ def build_settings(
     """Scrapy defaults, the add-on, CLI options (``None`` = not given), then ``-s`` on top."""
     settings = Settings()
     settings.set("ADDONS", {ADDON: 0}, priority="project")
-    settings.set("TELNETCONSOLE_ENABLED", False, priority="project")
     settings.set("LOG_LEVEL", "INFO", priority="project")
     if log_file is not None:
         settings.set("LOG_FILE", str(log_file), priority="project")
