@@ -201,6 +201,14 @@ class CrawlOutcome:
             return signal_status(self.signals[-1] if self.forced else self.signals[0])
         return 1  # not closed cleanly without a signal: the log says why
 
+    def how(self) -> str:
+        """How the run stopped, in words (for an interrupted crawl)."""
+        if self.clean:
+            return f"{signal_name(self.signals[0])}, stopped cleanly"
+        if self.signals:
+            return f"stopped at once by {signal_name(self.signals[-1])}, not closed cleanly"
+        return "not closed cleanly"
+
     def stop_line(self, out_dir: Path) -> str:
         resume = resume_command(out_dir)
         name = signal_name(self.signals[-1 if self.forced else 0]) if self.signals else ""
@@ -325,7 +333,7 @@ def report(outcome: CrawlOutcome, out_dir: Path, *, as_json: bool) -> None:
         )
         return
     if outcome.interrupted:
-        click.echo(f"crawl interrupted ({_stopped(outcome)}); totals of the crawl so far:")
+        click.echo(f"crawl interrupted: {outcome.how()}; totals of the crawl so far:")
     click.echo(summary_table(kept, excluded))
     if (session.kept, sum(session.excluded.values())) != (kept, sum(excluded.values())):
         click.echo(
