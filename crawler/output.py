@@ -134,6 +134,7 @@ class WarcOutputPipeline:
         if ref.record_id in self._vetoed_ids:
             # Its own write closed the file, and the release step cut it out.
             self._vetoed_ids.discard(ref.record_id)
+            self._audited_early.discard(ref.record_id)
             return item
         self._count("pages")
         if ref.record_id in self._audited_early:

@@ -100,7 +100,6 @@ class CrawlSession:
         self.kept = 0
         self.error: str | None = None  # why the session could not open; the gates then refuse all
         self.clean_close = False  # the engine closed the spider and every closer succeeded
-        self.finish_reason: str | None = None
         self._policy: PolicyConfig | None = None
         self._opened = False
         self._closed = False
@@ -242,7 +241,6 @@ class CrawlSession:
         if self._closed or not self._opened:
             return False
         self._closed = True
-        self.finish_reason = reason
         stats = self._stats_dict()
         stats["finish_reason"] = reason
         ok = True

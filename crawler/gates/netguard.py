@@ -98,7 +98,7 @@ class AddressResolver:
     def __init__(self, public_hosts: list[str] | None = None) -> None:
         self._cache: dict[str, list[str]] = {}
         # Hosts the operator declared public: tests use it to play a public site on loopback.
-        self._public_hosts = {h.lower() for h in public_hosts or []}
+        self._public_hosts = {normalise_host(h) for h in public_hosts or []}
 
     def declared_public(self, host: str) -> bool:
         return normalise_host(host) in self._public_hosts
