@@ -23,8 +23,9 @@ from scrapy.exceptions import NotConfigured
 
 from tdmcrawl.crawler import settings as tds
 from tdmcrawl.crawler.audit.db import move_kept
+from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.provenance import warcinfo_fields
-from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.crawler.session import STEP_OUTPUT, CrawlSession
 from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.crawler.warc.records import WarcRef
 from tdmcrawl.crawler.warc.rewrite import PendingPage, record_offsets
@@ -90,6 +91,9 @@ class WarcOutputPipeline:
             session_getter=lambda: CrawlSession.of(crawler),
         )
         pipeline.writer.before_close = pipeline._release_check
+        # Pages come from the session (crawler.pages), not from the item stream; Scrapy still
+        # opens and closes this pipeline, before the session closes the audit.
+        CrawlSession.of(crawler).add_page_step(STEP_OUTPUT, pipeline.process_item)
         # close_spider is not reached when the engine stops early: close on both.
         crawler.signals.connect(pipeline.close_spider, signal=signals.engine_stopped)
         return pipeline
@@ -110,6 +114,8 @@ class WarcOutputPipeline:
             self.stats.set_value("tdmcrawl/warc/files", len(files))
 
     def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem):
+            return item  # a project's own item: Scrapy hands it to every pipeline
         capture: Capture | None = getattr(item, "capture", None)
         decision = getattr(item, "decision", None)
         if capture is None or decision is None:

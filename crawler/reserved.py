@@ -44,8 +44,11 @@ class ReservedWorks:
         self._generation = 0
 
     @classmethod
-    def in_memory(cls, shingle_file: Path) -> ReservedWorks:
-        """An index in this process; verification shingles in a scratch file (rebuilt)."""
+    def in_memory(cls, shingle_file: Path | None) -> ReservedWorks:
+        """An index in this process; verification shingles in a scratch file (rebuilt), or
+        in memory when ``shingle_file`` is None (``check``: nothing written)."""
+        if shingle_file is None:
+            return cls(MemoryIndex(tds.dedup_config()))
         shingle_file.parent.mkdir(parents=True, exist_ok=True)
         shingle_file.unlink(missing_ok=True)
         return cls(MemoryIndex(tds.dedup_config(), shingle_file=shingle_file))

@@ -26,9 +26,9 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from tdmcrawl.crawler.errors import StartError, TdmcrawlError, UsageError
+from tdmcrawl.crawler.settings import STATE_FILE
 
 ADDON = "tdmcrawl.crawler.addon.TdmcrawlAddon"
-STATE_FILE = "tdmcrawl-state.json"
 
 
 def build_settings(

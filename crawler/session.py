@@ -24,11 +24,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
+from tdmcrawl.crawler import logfile
 from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.audit.db import AuditLog, set_file_rows
 from tdmcrawl.crawler.items import PageItem
@@ -45,12 +47,17 @@ from tdmcrawl.registry import RegistryReader
 logger = logging.getLogger(__name__)
 
 ReservedHook = Callable[[str, str, Decision], None]
+# A step a kept page goes through (the near-duplicate gate, the WARC output); DropItem stops it.
+PageStep = Callable[[PageItem], Any]
 # (path of the .open WARC file, its PendingPages) -> record ids to cut out before the rename
 ReleaseHook = Callable[[Path, list[Any]], Iterable[str]]
 # the output WARC directory, once its writer closed: the end-of-crawl release step
 FinalReleaseHook = Callable[[Path], Any]
 
 STAT_PREFIX = "tdmcrawl"
+# The page steps, in this order; also their ITEM_PIPELINES priorities (for open and close).
+STEP_NEAR_DUPLICATE = 900
+STEP_OUTPUT = 1000
 
 
 # What the session needs of the components that register themselves on it (they import
@@ -70,6 +77,8 @@ class ReleaseGate(Protocol):
 
     def cuts_recovered(self) -> None: ...
 
+    def matches_text(self, text: str) -> tuple[Any, ...]: ...
+
 
 class CrawlSession:
     """Scrapy extension owning what one crawl shares; see the module docstring."""
@@ -87,6 +96,8 @@ class CrawlSession:
         self.registry: RegistryReader | None = None
         self.origin_gate: OriginCache | None = None  # the origin gate, when installed
         self.reserved_hooks: list[ReservedHook] = []
+        # Kept pages go through these, never through the project's item pipelines and feeds.
+        self.page_steps: list[tuple[int, PageStep]] = []
         # The near-duplicate release step (crawler.neardup), run by the WARC output.
         self.release_hooks: list[ReleaseHook] = []
         self.final_release_hooks: list[FinalReleaseHook] = []
@@ -98,9 +109,12 @@ class CrawlSession:
         self.crawl_delays: dict[str, float] = {}
         self.excluded: Counter[tuple[str, str]] = Counter()  # (stage, reason) -> count
         self.kept = 0
+        # host:port of every server that sent a response (any status, origin files too).
+        self.answered: set[str] = set()
         self.error: str | None = None  # why the session could not open; the gates then refuse all
         self.clean_close = False  # the engine closed the spider and every closer succeeded
         self._policy: PolicyConfig | None = None
+        self._log: logging.Handler | None = None
         self._opened = False
         self._closed = False
 
@@ -121,7 +135,7 @@ class CrawlSession:
         crawler.signals.connect(session.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(session.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(session.engine_stopped, signal=signals.engine_stopped)
-        crawler.signals.connect(session.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(session.response_downloaded, signal=signals.response_downloaded)
         return session
 
     @property
@@ -155,6 +169,7 @@ class CrawlSession:
             self.registry = _open_registry(Path(str(registry_path)))
         if self.output_enabled or self.audit_enabled:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._log = logfile.attach(self.out_dir, self.settings)  # add-on mode: DIR's log too
         if self.audit_enabled:
             self.audit = AuditLog.open(self.out_dir / "audit.sqlite")
             self.crawl_id = self.audit.start_crawl(
@@ -234,6 +249,8 @@ class CrawlSession:
 
     def engine_stopped(self) -> None:
         self.close("engine stopped")
+        logfile.detach(self._log)  # after Scrapy's last lines ("Spider closed", the stats)
+        self._log = None
 
     def close(self, reason: str = "finished") -> bool:
         """Close everything once; safe to call from any shutdown path. True if every
@@ -307,11 +324,40 @@ class CrawlSession:
             except Exception:
                 logger.exception("tdmcrawl: reserved-page hook %r failed for %s", hook, url)
 
-    def item_scraped(self, item: Any, response: Any = None, spider: Any = None) -> None:
-        if isinstance(item, PageItem):  # a project's own items are not pages kept by us
-            self.kept += 1
-            self.kept_urls.add(item.url)
-            self._stats_inc("kept")
+    def add_page_step(self, priority: int, step: PageStep) -> None:
+        self.page_steps.append((priority, step))
+        self.page_steps.sort(key=lambda entry: entry[0])
+
+    def keep_page(self, item: PageItem) -> bool:
+        """Run a page that passed the gates through the page steps (near-duplicate gate,
+        WARC output) and count it kept; False when a step dropped it.
+
+        Pages never enter the item stream: a project's pipelines, feed exports and
+        item log see only its own items, and the output does not depend on them.
+        """
+        for _priority, step in self.page_steps:
+            try:
+                step(item)
+            except DropItem:
+                return False
+        self.count_kept(item)
+        return True
+
+    def count_kept(self, item: PageItem) -> None:
+        self.kept += 1
+        self.kept_urls.add(item.url)
+        self._stats_inc("kept")
+
+    def response_downloaded(self, response: Any, request: Any = None, spider: Any = None) -> None:
+        self.answered.add(host_port(request.url if request is not None else response.url))
+
+    @staticmethod
+    def origins_of(urls: Iterable[str]) -> list[str]:
+        return sorted({host_port(url) for url in urls})
+
+    def unanswered(self, urls: Iterable[str]) -> list[str]:
+        """host:port of the ``urls`` whose server never answered in this run."""
+        return [origin for origin in self.origins_of(urls) if origin not in self.answered]
 
     # -- stats -----------------------------------------------------------------
 
@@ -338,6 +384,18 @@ class CrawlSession:
         out["kept"] = self.kept
         out["excluded"] = sum(self.excluded.values())
         return out
+
+
+def host_port(url: str) -> str:
+    """``host:port`` of an http(s) URL (the port spelt out), for "which servers answered"."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = 443 if parts.scheme.lower() == "https" else 80
+    host = (parts.hostname or "").lower()
+    return f"[{host}]:{port or default}" if ":" in host else f"{host}:{port or default}"
 
 
 def _open_registry(path: Path) -> Any:

@@ -5,14 +5,28 @@ tdmcrawl's own settings are declared here and nowhere else, and
 ``docs/crawl.md`` documents each of them (a test keeps the two in step).
 ``policy_config`` is the one edge where Scrapy settings become the frozen
 ``optout.PolicyConfig``: ``optout/`` never sees a Scrapy ``Settings`` object.
+
+Each setting also has a :class:`Rule` (its type and range, in ``RULES``), and
+:func:`validate` checks them all in one pass before a crawl, a check, a filter
+or the add-on starts, so a typo or an out-of-range value stops the run with one
+line naming the setting instead of switching something off.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from w3lib.url import safe_url_string
+
 from tdmcrawl.crawler import __version__
+from tdmcrawl.crawler.errors import UsageError
 from tdmcrawl.dedup import DEFAULT_CONFIG, DedupConfig
+from tdmcrawl.optout.origins import ORIGIN_FILE_MAX_BYTES
 from tdmcrawl.optout.policy import PolicyConfig
 
 DEFAULT_CONTACT = "https://github.com/tdmcrawl/tdmcrawl#for-site-owners"
@@ -52,7 +66,13 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "TDMCRAWL_HTML_META_MAX_BYTES": (
         None,
-        "Bytes of an HTML body scanned for meta tags (default: optout's, at least 1024).",
+        "Scan at most this many bytes of an HTML page for meta tags; a page cut is reserved "
+        "(default: the whole page).",
+    ),
+    "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE": (
+        False,
+        "A robots.txt behind more than 5 redirects allows all (RFC 9309 MAY); "
+        "default: complete disallow.",
     ),
     # Near-duplicate gate and release step (crawler/neardup.py)
     "TDMCRAWL_DEDUP": (
@@ -77,12 +97,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     # Origin files (robots.txt, tdmrep.json, ai.txt)
     "TDMCRAWL_ORIGIN_TTL": (86_400, "Seconds before an origin's files are fetched again."),
     "TDMCRAWL_ORIGIN_RETRY": (300, "Seconds a failed robots.txt fetch is trusted before a retry."),
-    "TDMCRAWL_ORIGIN_MAXSIZE": (8 * 1024 * 1024, "Largest origin file downloaded (bytes)."),
+    "TDMCRAWL_ORIGIN_MAXSIZE": (ORIGIN_FILE_MAX_BYTES, "Largest origin file downloaded (bytes)."),
     "TDMCRAWL_ORIGIN_TIMEOUT": (30, "Download timeout of origin files (seconds)."),
     "TDMCRAWL_AI_TXT": (True, "Fetch /ai.txt for every origin."),
     # Crawl shape
     "TDMCRAWL_SCOPE": ("host", "Follow links within: host | domain | any."),
-    "TDMCRAWL_MAX_PAGES": (0, "Stop after this many pages (0: no limit)."),
+    "TDMCRAWL_MAX_PAGES": (0, "Send at most this many page requests (0: no limit)."),
     "TDMCRAWL_TEXT_TYPES": (
         ["text/html", "application/xhtml+xml", "text/plain"],
         "Content types that become pages of the output.",
@@ -105,7 +125,8 @@ def user_agent(settings: Any) -> str:
     if explicit:
         return str(explicit)
     contact = settings.get("TDMCRAWL_CONTACT") or DEFAULT_CONTACT
-    return f"tdmcrawl/{__version__} (+{contact})"
+    # An IRI (a Kazakh path or host) is sent in its ASCII form: a header holds ASCII.
+    return f"tdmcrawl/{__version__} (+{safe_url_string(str(contact))})"
 
 
 def token(settings: Any) -> str:
@@ -162,6 +183,7 @@ def policy_config(settings: Any) -> PolicyConfig:
         "content_usage": "TDMCRAWL_CONTENT_USAGE",
         "content_signal": "TDMCRAWL_CONTENT_SIGNAL",
         "aipref_compat": "TDMCRAWL_AIPREF_COMPAT",
+        "robots_redirects_unavailable": "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE",
     }
     fields: dict[str, Any] = {"token": token(settings)}
     fields.update({field: getbool(settings, name) for field, name in switches.items()})
@@ -174,3 +196,264 @@ def policy_config(settings: Any) -> PolicyConfig:
                 f"TDMCRAWL_HTML_META_MAX_BYTES={max_bytes!r} is not a whole number of bytes"
             ) from None
     return PolicyConfig(**fields)
+
+
+# --- validation: every setting's type and range, checked in one place --------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a setting's value may be.
+
+    ``kind``: ``bool``, ``int``, ``float`` (numbers given as text are read),
+    ``text`` (non-empty), ``name`` (non-empty, usable in a file name), ``choice``,
+    ``list`` (comma-separated text or a list), ``types`` (a non-empty list of
+    ``type/subtype``), ``redis`` (a ``redis://``, ``rediss://`` or ``unix://`` URL).
+    ``minimum`` bounds numbers; ``above`` makes the bound exclusive.
+    """
+
+    kind: str
+    minimum: float | None = None
+    above: bool = False
+    choices: tuple[str, ...] = ()
+
+
+BOOL = Rule("bool")
+SCOPES = ("host", "domain", "any")
+
+RULES: dict[str, Rule] = {
+    "TDMCRAWL_OUT_DIR": Rule("text"),
+    "TDMCRAWL_OUTPUT": BOOL,
+    "TDMCRAWL_AUDIT": BOOL,
+    "TDMCRAWL_WARC_PREFIX": Rule("name"),
+    "TDMCRAWL_WARC_MAX_SIZE": Rule("int", minimum=1),
+    "TDMCRAWL_CRAWL_ID": Rule("text"),
+    "TDMCRAWL_RESUME": BOOL,
+    "TDMCRAWL_REFETCH_KEPT": BOOL,
+    "TDMCRAWL_TOKEN": Rule("text"),  # and an RFC 9309 product token (PolicyConfig)
+    "TDMCRAWL_CONTACT": Rule("text"),  # and a valid User-Agent once composed
+    "TDMCRAWL_USER_AGENT": Rule("text"),
+    "TDMCRAWL_REGISTRY": Rule("text"),
+    "TDMCRAWL_FETCH_RESERVED": BOOL,
+    "TDMCRAWL_AI_AGENTS": BOOL,
+    "TDMCRAWL_NOAI": BOOL,
+    "TDMCRAWL_TDMREP": BOOL,
+    "TDMCRAWL_CONTENT_USAGE": BOOL,
+    "TDMCRAWL_CONTENT_SIGNAL": BOOL,
+    "TDMCRAWL_AIPREF_COMPAT": BOOL,
+    "TDMCRAWL_HTML_META_MAX_BYTES": Rule("int", minimum=1024),
+    "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE": BOOL,
+    "TDMCRAWL_DEDUP": BOOL,
+    "TDMCRAWL_DEDUP_REDIS": Rule("redis"),
+    "TDMCRAWL_DEDUP_NAMESPACE": Rule("text"),
+    "TDMCRAWL_FRONTIER_REDIS": Rule("redis"),
+    "TDMCRAWL_FRONTIER_KEY": Rule("text"),
+    "TDMCRAWL_NODE": Rule("text"),  # made safe for file names by frontier.node_id
+    "TDMCRAWL_ORIGIN_TTL": Rule("float", minimum=0),
+    "TDMCRAWL_ORIGIN_RETRY": Rule("float", minimum=0),
+    "TDMCRAWL_ORIGIN_MAXSIZE": Rule("int", minimum=1),
+    "TDMCRAWL_ORIGIN_TIMEOUT": Rule("float", minimum=0, above=True),
+    "TDMCRAWL_AI_TXT": BOOL,
+    "TDMCRAWL_SCOPE": Rule("choice", choices=SCOPES),
+    "TDMCRAWL_MAX_PAGES": Rule("int", minimum=0),
+    "TDMCRAWL_TEXT_TYPES": Rule("types"),
+    "TDMCRAWL_NETGUARD": BOOL,
+    "TDMCRAWL_NETGUARD_PUBLIC_HOSTS": Rule("list"),
+    "TDMCRAWL_PROGRESS_INTERVAL": Rule("float", minimum=0),
+    "TDMCRAWL_SUMMARY": BOOL,
+}
+
+# Scrapy's own settings whose bad value would quietly switch politeness or the crawl off
+# (a negative delay is no delay; no concurrency is no crawl). Checked with ours.
+SCRAPY_RULES: dict[str, Rule] = {
+    "DOWNLOAD_DELAY": Rule("float", minimum=0),
+    "RANDOMIZE_DOWNLOAD_DELAY": BOOL,
+    "AUTOTHROTTLE_ENABLED": BOOL,
+    "AUTOTHROTTLE_START_DELAY": Rule("float", minimum=0),
+    "AUTOTHROTTLE_MAX_DELAY": Rule("float", minimum=0),
+    "AUTOTHROTTLE_TARGET_CONCURRENCY": Rule("float", minimum=0, above=True),
+    "CONCURRENT_REQUESTS": Rule("int", minimum=1),
+    "CONCURRENT_REQUESTS_PER_DOMAIN": Rule("int", minimum=1),
+    "CONCURRENT_ITEMS": Rule("int", minimum=1),
+    "DOWNLOAD_TIMEOUT": Rule("float", minimum=0, above=True),
+    "DOWNLOAD_MAXSIZE": Rule("int", minimum=0),
+    "DOWNLOAD_WARNSIZE": Rule("int", minimum=0),
+    "RETRY_ENABLED": BOOL,
+    "RETRY_TIMES": Rule("int", minimum=0),
+    "REDIRECT_ENABLED": BOOL,
+    "REDIRECT_MAX_TIMES": Rule("int", minimum=0),
+    "DEPTH_LIMIT": Rule("int", minimum=0),
+    "COOKIES_ENABLED": BOOL,
+}
+
+STATE_FILE = "tdmcrawl-state.json"
+# Files that mark a directory as the output of a crawl (or of a filter run).
+CRAWL_MARKERS = ("audit.sqlite", STATE_FILE)
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_PRIORITY_DEFAULT = 0  # Scrapy's "default" priority: a value nobody set
+
+
+def validate(settings: Any) -> None:
+    """Check every ``TDMCRAWL_*`` setting, and the Scrapy settings in ``SCRAPY_RULES``.
+
+    ``settings`` is a Scrapy ``Settings`` or a plain dict. Raises ``UsageError``
+    (exit 2) naming the first bad setting: an unknown ``TDMCRAWL_*`` name (with a
+    did-you-mean), a value of the wrong type or out of range, a User-Agent that
+    claims to be Scrapy, an output directory inside another crawl's.
+    """
+    for name in list(settings):
+        unknown_name(str(name))
+    for name, rule in (*RULES.items(), *SCRAPY_RULES.items()):
+        value = settings.get(name)
+        if value is None:
+            continue  # not given: the declared default applies
+        if name in SCRAPY_RULES and _priority(settings, name) == _PRIORITY_DEFAULT:
+            continue  # Scrapy's own default
+        problem = value_problem(rule, value)
+        if problem:
+            raise UsageError(f"{name}={_shown(value)}: {problem}")
+    token_value = settings.get("TDMCRAWL_TOKEN")
+    if token_value is not None:
+        try:
+            PolicyConfig(token=str(token_value))
+        except ValueError as exc:
+            raise UsageError(f"TDMCRAWL_TOKEN: {str(exc).removeprefix('policy ')}") from None
+    agent = user_agent(settings)
+    problem = user_agent_problem(agent)
+    if problem:
+        raise UsageError(f"the User-Agent {problem} (TDMCRAWL_USER_AGENT, TDMCRAWL_CONTACT)")
+    if _priority(settings, "USER_AGENT") != _PRIORITY_DEFAULT:
+        problem = user_agent_problem(str(settings.get("USER_AGENT") or ""))
+        if problem:
+            raise UsageError(f"USER_AGENT: the User-Agent {problem}")
+    try:
+        policy_config(settings)
+    except ValueError as exc:  # a field no rule above covers
+        raise UsageError(str(exc)) from None
+    if getbool(settings, "TDMCRAWL_OUTPUT") or getbool(settings, "TDMCRAWL_AUDIT"):
+        problem = out_dir_problem(str(get(settings, "TDMCRAWL_OUT_DIR")))
+        if problem:
+            raise UsageError(f"TDMCRAWL_OUT_DIR: {problem}")
+
+
+def unknown_name(name: str) -> None:
+    """Refuse a setting name that looks like one of ours but is not (a typo)."""
+    if name in SETTINGS:
+        return
+    upper = name.upper()
+    close = difflib.get_close_matches(upper, SETTINGS, n=1, cutoff=0.8)
+    if not upper.startswith("TDMCRAWL") and not close:
+        return  # Scrapy's, or a project's own setting
+    hint = f"; did you mean {close[0]}?" if close else "; see docs/crawl.md for the settings"
+    raise UsageError(f"unknown setting {name}{hint}")
+
+
+def value_problem(rule: Rule, value: Any) -> str | None:
+    """Why ``value`` breaks ``rule``, or None."""
+    kind = rule.kind
+    if kind == "bool":
+        try:
+            parse_bool("", value)
+        except ValueError:
+            return "use True or False"
+        return None
+    if kind in ("int", "float"):
+        return _number_problem(rule, value)
+    if kind == "list":
+        return None if isinstance(value, str | list | tuple) else "give a comma-separated list"
+    if kind == "types":
+        items = _items(value)
+        if not items:
+            return "give at least one content type, e.g. text/html"
+        bad = [item for item in items if not _MEDIA_TYPE.fullmatch(item)]
+        return f"{bad[0]!r} is not a content type (type/subtype)" if bad else None
+    text = value if isinstance(value, str) else str(value)
+    if not text.strip():
+        return "must not be empty; leave the setting out for its default"
+    if kind == "name" and _NAME_UNSAFE.search(text):
+        return "use letters, digits, '.', '_' and '-' only (it becomes part of file names)"
+    if kind == "choice" and text not in rule.choices:
+        return f"use one of {', '.join(rule.choices)}"
+    if kind == "redis" and not text.startswith(_REDIS_SCHEMES):
+        return "use a redis://host:port/db URL (or rediss://, unix://)"
+    return None
+
+
+def _number_problem(rule: Rule, value: Any) -> str | None:
+    whole = rule.kind == "int"
+    noun = "a whole number" if whole else "a number"
+    if isinstance(value, bool):
+        return f"use {noun}"
+    try:
+        number = float(value) if not isinstance(value, int) else value
+    except (TypeError, ValueError):
+        return f"use {noun}"
+    if isinstance(number, float) and (math.isnan(number) or (whole and not number.is_integer())):
+        return f"use {noun}"
+    if rule.minimum is not None:
+        if rule.above and number <= rule.minimum:
+            return f"must be more than {_plain(rule.minimum)}"
+        if number < rule.minimum:
+            return f"must be at least {_plain(rule.minimum)}"
+    return None
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _items(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(part).strip() for part in value if str(part).strip()]
+    return []
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _priority(settings: Any, name: str) -> int | None:
+    getpriority = getattr(settings, "getpriority", None)
+    if getpriority is None:  # a plain dict holds only what was given
+        return None if name in settings else _PRIORITY_DEFAULT
+    return getpriority(name)
+
+
+def user_agent_problem(value: str) -> str | None:
+    """Why ``value`` is not a User-Agent we send, or None.
+
+    Sites block or allow "Scrapy" as a crawler of its own; our requests must be
+    judged as tdmcrawl's. Control characters would break the header.
+    """
+    if not value.strip():
+        return "must not be empty"
+    if "scrapy" in value.lower():
+        return f"{value!r} mentions Scrapy; name this crawler instead"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or not value.isascii():
+        return f"{value!r}: use printable ASCII only (an HTTP header value)"
+    return None
+
+
+def out_dir_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a crawl's output directory, or None.
+
+    An empty name would write into the current directory; a directory inside
+    another crawl's output (its warc/, evidence/, or any folder below a
+    directory holding its audit.sqlite) would mix two crawls' files.
+    """
+    if not value.strip():
+        return "must not be empty (it would write into the current directory); name a directory"
+    path = Path(value).expanduser().resolve()
+    for parent in path.parents:
+        for marker in CRAWL_MARKERS:
+            if (parent / marker).is_file():
+                return (
+                    f"{value} is inside the output of another crawl ({parent} holds {marker}); "
+                    "choose a directory outside it"
+                )
+    return None

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# The largest origin file read (TDMCRAWL_ORIGIN_MAXSIZE's default, and the
+# filter's read limit): a bigger file counts as larger than the limit, which
+# never grants more than the file would (see optout.fetched and optout.policy).
+ORIGIN_FILE_MAX_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,15 @@ valid value supersedes, even to relax). Explicit permissions
 
 Cost per URL: the origin's files are parsed once, in :class:`OriginSignals`;
 per URL there are only pattern matches, header scans, and for HTML bodies a
-parse of the ``<head>`` within the first ``PolicyConfig.html_meta_max_bytes``.
+streamed scan for meta tags (see :mod:`optout.html_meta`).
+
+Fail closed: a signal that exists but cannot be read whole reserves what it
+could have reserved, with evidence saying why. A tdmrep.json cut by a size
+limit or broken part way reserves the paths its readable rules do not match;
+an ai.txt too large to read reserves every path; an HTML page whose meta
+scan was cut (``html_meta_max_bytes``, a body cut short) is reserved as
+``noai`` and ``tdmrep`` from ``meta``; an unreadable robots.txt is a complete
+disallow (:mod:`optout.fetched`).
 """
 
 from __future__ import annotations
@@ -22,21 +30,22 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from tdmcrawl.optout import aipref, tdmrep, xrobots
 from tdmcrawl.optout.ai_agents import ai_agent_reasons, ai_txt_reasons, parse_ai_txt
 from tdmcrawl.optout.decision import Decision, Reason, ReasonCode
 from tdmcrawl.optout.fetched import FetchResult, RobotsOutcome, file_body, robots_outcome
-from tdmcrawl.optout.html_meta import MAX_BYTES, extract_meta
+from tdmcrawl.optout.html_meta import MetaScan, extract_meta
 from tdmcrawl.optout.robots import RobotsTxt
 
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _SNIFF_BYTES = 512
 _HTML_START = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|meta|title)[\s>/]",
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]{0,200}>\s*)?(?:<!--.*?-->\s*)*"
+    rb"<(?:!doctype\s+html|html|head|meta|title)[\s>/]",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -59,7 +68,14 @@ class PolicyConfig:
     ``tdmrep``: honour W3C TDMRep (tdmrep.json, headers, meta).
     ``content_usage``: honour IETF aipref Content-Usage (robots.txt and header).
     ``content_signal``: honour Cloudflare ``Content-Signal: ai-train=no``.
-    ``html_meta_max_bytes``: how much of an HTML body is scanned for meta tags.
+    ``html_meta_max_bytes``: at most this many bytes of an HTML body are scanned
+    for meta tags (None: all of it, as downloaded). A page whose scan it cuts
+    is reserved (``noai``/``tdmrep`` from ``meta``, the cut as evidence): a
+    reservation could follow the cut. A limit trades pages for time.
+    ``robots_redirects_unavailable``: a robots.txt behind more than five
+    redirects (a loop) or a redirect that cannot be followed counts as
+    *unavailable* (allow all, RFC 9309 2.3.1.2 permits it) instead of
+    unreachable (complete disallow, the default).
     robots.txt rules for our own token, and an unreachable robots.txt, are
     not switchable: they forbid fetching (RFC 9309).
     """
@@ -72,7 +88,8 @@ class PolicyConfig:
     tdmrep: bool = True
     content_usage: bool = True
     content_signal: bool = True
-    html_meta_max_bytes: int = MAX_BYTES
+    html_meta_max_bytes: int | None = None
+    robots_redirects_unavailable: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.token, str) or not _PRODUCT_TOKEN.fullmatch(self.token):
@@ -80,9 +97,12 @@ class PolicyConfig:
                 f"policy token {self.token!r} is not an RFC 9309 product token "
                 "(letters, '_' and '-' only), e.g. 'tdmcrawl'"
             )
-        if not isinstance(self.html_meta_max_bytes, int) or self.html_meta_max_bytes < 1024:
+        limit = self.html_meta_max_bytes
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1024
+        ):
             raise ValueError(
-                f"html_meta_max_bytes={self.html_meta_max_bytes!r}: use at least 1024 bytes"
+                f"html_meta_max_bytes={limit!r}: use at least 1024 bytes, or None for no limit"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,6 +131,9 @@ class OriginSignals:
     tdmrep: tdmrep.TdmRepFile | None = None
     ai_txt: RobotsTxt | None = None
     warnings: tuple[str, ...] = ()
+    # Why an ai.txt that exists could not be read (too large): it then reserves
+    # every path, since it could have.
+    ai_txt_unread: str | None = None
 
     @classmethod
     def from_fetches(
@@ -118,17 +141,26 @@ class OriginSignals:
         robots: FetchResult | None = None,
         tdmrep: FetchResult | None = None,
         ai_txt: FetchResult | None = None,
+        *,
+        config: PolicyConfig | None = None,
     ) -> OriginSignals:
-        """Build from what the caller saw fetching each file (None: not fetched)."""
+        """Build from what the caller saw fetching each file (None: not fetched);
+        ``config`` says how to read a robots.txt redirect failure."""
+        config = config or _DEFAULT_CONFIG
         warnings: list[str] = []
-        outcome = robots_outcome(robots) if robots is not None else None
-        if outcome is not None:
+        outcome = None
+        if robots is not None:
+            outcome = robots_outcome(
+                robots, redirects_unavailable=config.robots_redirects_unavailable
+            )
             warnings += outcome.warnings
+        ai_file, ai_unread = _ai_txt_file(ai_txt, warnings)
         return cls(
             robots=outcome,
             tdmrep=_tdmrep_file(tdmrep, warnings),
-            ai_txt=_ai_txt_file(ai_txt, warnings),
+            ai_txt=ai_file,
             warnings=tuple(warnings),
+            ai_txt_unread=ai_unread,
         )
 
     @classmethod
@@ -137,6 +169,8 @@ class OriginSignals:
         robots: bytes | None = None,
         tdmrep: bytes | None = None,
         ai_txt: bytes | None = None,
+        *,
+        config: PolicyConfig | None = None,
     ) -> OriginSignals:
         """Build from file bodies served with 200 (None: the file is absent, 404)."""
 
@@ -148,12 +182,27 @@ class OriginSignals:
             robots=fetched("/robots.txt", robots),
             tdmrep=fetched("/.well-known/tdmrep.json", tdmrep),
             ai_txt=fetched("/ai.txt", ai_txt),
+            config=config,
         )
 
 
 def _tdmrep_file(result: FetchResult | None, warnings: list[str]) -> tdmrep.TdmRepFile | None:
     if result is None:
         return None
+    if result.truncated:
+        # The file exists but is longer than the size limit: what was not read could
+        # reserve anything, so it must not read as "no file" (a small file would not).
+        why = f"is {result.error or 'larger than the size limit'}"
+        if result.body:
+            parsed = tdmrep.TdmRepFile.parse(result.body)
+            if parsed.valid:
+                parsed = replace(parsed, unread=why)  # the cut is why its end breaks
+                warnings += parsed.warnings
+                warnings.append(f"tdmrep.json {why}: read as far as it goes")
+                return parsed
+        unreadable = tdmrep.TdmRepFile.unreadable(why)
+        warnings += unreadable.warnings
+        return unreadable
     body = file_body(result)
     if body is None:
         # TDMRep: "Failure to provide access ... implies that the origin server
@@ -168,35 +217,50 @@ def _tdmrep_file(result: FetchResult | None, warnings: list[str]) -> tdmrep.TdmR
     return parsed if parsed.valid else None
 
 
-def _ai_txt_file(result: FetchResult | None, warnings: list[str]) -> RobotsTxt | None:
+def _ai_txt_file(
+    result: FetchResult | None, warnings: list[str]
+) -> tuple[RobotsTxt | None, str | None]:
+    """The parsed ai.txt, or why an ai.txt that exists cannot be read whole."""
     if result is None:
-        return None
+        return None, None
+    content_type = (result.header("content-type") or "").lower()
+    if result.truncated:
+        if "html" in content_type or (result.body or b"").lstrip()[:1] == b"<":
+            warnings.append("ai.txt is an HTML page, not a robots-style file: ignored")
+            return None, None
+        why = f"is {result.error or 'larger than the size limit'}"
+        warnings.append(f"ai.txt {why}: not read; every path read as reserved")
+        return None, why
     body = file_body(result)
     if not body:
-        return None
-    content_type = (result.header("content-type") or "").lower()
+        return None, None
     if "html" in content_type or body.lstrip()[:1] == b"<":
         warnings.append("ai.txt is an HTML page, not a robots-style file: ignored")
-        return None
+        return None, None
     parsed = parse_ai_txt(body)
+    warnings += parsed.warnings
+    if parsed.unread:
+        return None, f"is {parsed.unread}"
     if parsed.directive_count == 0:
         # The name is overloaded (Markdown "ai.txt" files, research DSLs).
         warnings.append("ai.txt has no User-agent/Allow/Disallow records: ignored")
-        return None
-    warnings += parsed.warnings
-    return parsed
+        return None, None
+    return parsed, None
 
 
 @dataclass(frozen=True)
 class ResponseSignals:
     """What the fetch returned: status, every header line in order (repeats
     kept), the body as received, and the content type if the caller knows it
-    (else it is read from the ``Content-Type`` header, then guessed from the URL)."""
+    (else it is read from the ``Content-Type`` header, then guessed from the URL).
+    ``truncated``: the body is only the start of the response."""
 
     status: int
     headers: Sequence[tuple[str, str]] = ()
     body: bytes = b""
     content_type: str | None = None
+    # ``body`` is only the start of the response (a reader's size limit cut it).
+    truncated: bool = False
 
 
 @dataclass
@@ -237,7 +301,11 @@ def evaluate(
     if config.tdmrep and origin.tdmrep is not None:
         path = tdmrep.url_path(url)
         rule = origin.tdmrep.match_path(path)
-        tdm_steps.append(tdmrep.file_value(rule))
+        if rule is None and origin.tdmrep.unread:
+            # No rule read matches; one that was not read might reserve the path.
+            tdm_steps.append(_unread_file_value(origin.tdmrep.unread, len(origin.tdmrep.rules)))
+        else:
+            tdm_steps.append(tdmrep.file_value(rule))
         shadow = origin.tdmrep.shadowed(url, rule, path=path) if rule is not None else None
         if rule is not None and shadow is not None:
             out.warnings.append(
@@ -247,11 +315,25 @@ def evaluate(
             )
     if config.ai_txt and origin.ai_txt is not None:
         out.reasons += ai_txt_reasons(origin.ai_txt, url, config.token)
+    if config.ai_txt and origin.ai_txt_unread:
+        evidence = f"ai.txt {origin.ai_txt_unread}: not read; read as reserving every path"
+        out.reasons.append(Reason(ReasonCode.AI_TXT, "ai.txt", evidence + FAIL_CLOSED))
     if response is not None:
         _post_fetch(url, response, config, out, tdm_steps)
     if config.tdmrep:
         _tdmrep_outcome(tdmrep.resolve(tdm_steps), out)
     return Decision(url, tuple(out.reasons), tuple(out.warnings), tuple(out.grants))
+
+
+FAIL_CLOSED = " (fail closed)"
+
+
+def _unread_file_value(unread: str, rules_read: int) -> tdmrep.TdmValue:
+    evidence = (
+        f"tdmrep.json {unread}; none of the {rules_read} rule(s) read matches this path, "
+        "and a rule not read could reserve it" + FAIL_CLOSED
+    )
+    return tdmrep.TdmValue("well-known", 1, None, evidence)
 
 
 def _robots_content_usage(
@@ -332,6 +414,7 @@ def _post_fetch(
             names=names,
             content_type=response.content_type or _raw_content_type(headers),
             max_bytes=config.html_meta_max_bytes,
+            complete=not response.truncated,
         )
         out.warnings += scan.warnings
         out.warnings += [
@@ -345,6 +428,8 @@ def _post_fetch(
         if config.noai:
             metas = ((t.name, t.content, t.raw) for t in scan.tags)
             hits += xrobots.noai_from_meta(metas, config.token)
+        if scan.unread:
+            _unread_meta(scan, config, out, tdm_steps)
     image = content_type.startswith("image/")
     for hit in hits:
         if hit.directive == "noai" or image:
@@ -357,6 +442,20 @@ def _post_fetch(
                 f"noimageai on a {content_type or 'non-image'} resource reserves its images, "
                 f"not its text: {hit.evidence}"
             )
+
+
+def _unread_meta(
+    scan: MetaScan, config: PolicyConfig, out: _Collector, tdm_steps: list[tdmrep.TdmValue]
+) -> None:
+    """Part of the page was not scanned: a meta tag there could reserve it, so it is
+    reserved by each meta family that is on (a later valid TDMRep meta value would
+    supersede the header's, so the unread part counts as ``tdm-reservation: 1``)."""
+    evidence = f"meta tags not read to the end of the page: {scan.unread}" + FAIL_CLOSED
+    out.warnings.append(f"HTML {evidence}")
+    if config.noai:
+        out.reasons.append(Reason(ReasonCode.NOAI, "meta", evidence))
+    if config.tdmrep:
+        tdm_steps.append(tdmrep.TdmValue("meta", 1, None, evidence))
 
 
 def _tdmrep_outcome(outcome: tdmrep.TdmOutcome, out: _Collector) -> None:

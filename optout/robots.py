@@ -21,7 +21,11 @@ reference parser (github.com/google/robotstxt ``robots.cc``):
   ``Allow: .../index.html`` also allows the directory (Google);
 * both pattern and URL path are percent-normalised before comparison:
   non-ASCII octets and controls encoded, hex digits upper-cased, encoded
-  unreserved characters decoded (RFC 9309 2.2.2);
+  unreserved characters decoded (RFC 9309 2.2.2), and the printable
+  characters a URL may not hold raw (``" < > [ \\ ] ^ ` { | }`` and ``'``)
+  encoded, because browsers and Scrapy send them encoded: a rule written
+  ``Disallow: /?s={searchInput}/`` must match the request
+  ``/?s=%7BsearchInput%7D/`` as Google's parser, Protego and robotspy do;
 * typos ``dissallow``, ``user agent``, ``site-map``, ... and a missing colon
   (``disallow /``) are accepted; keys are otherwise matched exactly, so
   ``DisallowAITraining`` stays an unknown record and does not block fetching.
@@ -34,8 +38,18 @@ fast-robotstxt 1.1.0 (Google's parser) 92/93 but cannot say which line decided;
 this module passes 93/93 and keeps line evidence.
 
 Malformed input never raises: arbitrary bytes give a :class:`RobotsTxt` with
-no rules and a warning. Only the first 500 KiB are parsed (cut at a line
-boundary) and lines are cut at Google's 16 663 octets, each with a warning.
+no rules and a warning. Lines are cut at Google's 16 663 octets, with a
+warning. A file with a UTF-16 or UTF-32 byte order mark (or evidently UTF-16
+without one) is decoded, with a warning, rather than read as empty.
+
+A file is parsed whole or not at all. RFC 9309 2.5 asks a parser to read *at
+least* 500 KiB; stopping there, as Google does, drops a ``Disallow`` written
+past the limit, so a long file would grant more than it says. Files up to
+:data:`MAX_PARSE_BYTES` (2 MiB, four times the RFC's minimum) are parsed
+whole; a longer one is not parsed (a pathological 8 MiB file of short lines
+costs seconds and a quarter of a gigabyte) and :attr:`RobotsTxt.unread` says
+so: :mod:`optout.fetched` reads such a robots.txt as unreachable (complete
+disallow), and :mod:`optout.policy` an ai.txt as reserving every path.
 """
 
 from __future__ import annotations
@@ -45,8 +59,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tdmcrawl.optout.decision import Reason, ReasonCode
+from tdmcrawl.optout.encoding import as_utf8
 
-MAX_PARSE_BYTES = 500 * 1024
+MAX_PARSE_BYTES = 2 * 1024 * 1024
 # Google's kMaxLineLen (8 * 2083) less its terminating NUL.
 MAX_LINE_BYTES = 2083 * 8 - 1
 
@@ -79,7 +94,11 @@ _GROUP_RECORDS = ("user-agent", "allow", "disallow")
 # Percent-normalisation (RFC 3986 2.3 unreserved characters are decoded).
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
-_NEEDS_NORMALISING = re.compile(r"[^\x21-\x7e]|%")
+# Printable ASCII that RFC 3986 does not allow raw in a path or query (and "'",
+# which the WHATWG URL standard encodes in a query): browsers and Scrapy send
+# these percent-encoded, so both sides are encoded before matching.
+ENCODED_PRINTABLE = frozenset(b"\"'<>[\\]^`{|}")
+_NEEDS_NORMALISING = re.compile(r"[^\x21-\x7e]|[%\"'<>\[\\\]^`{|}]")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _SCHEME_AUTHORITY = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?;#]*")
 
@@ -245,6 +264,7 @@ class RobotsTxt:
         lines: tuple[RobotsLine, ...],
         warnings: tuple[str, ...],
         source: str,
+        unread: str | None = None,
     ) -> None:
         self._groups = groups
         self._by_agent: dict[str, list[int]] = {}
@@ -257,6 +277,8 @@ class RobotsTxt:
         self.lines = lines
         self.warnings = warnings
         self.source = source
+        # Why the file was not read (too long to parse whole), or None: read whole.
+        self.unread = unread
 
     # -- parsing -----------------------------------------------------------
 
@@ -400,7 +422,14 @@ class _Parser:
 
     def parse(self, body: bytes | str | None) -> RobotsTxt:
         data = self._as_bytes(body)
-        data = self._limit(_strip_bom(data))
+        if len(data) > MAX_PARSE_BYTES:
+            why = f"{len(data)} bytes, over the {MAX_PARSE_BYTES}-byte parse limit"
+            self.warn(f"file is {why}: not parsed")
+            return RobotsTxt([], (), (), tuple(self.warnings), self.source, unread=why)
+        data, decoded_from = as_utf8(data)
+        if decoded_from:
+            self.warn(f"file is {decoded_from}, not UTF-8 (RFC 9309 2.3); decoded")
+        data = _strip_bom(data)
         current: _Group | None = None
         seen_rule = False
         outside: list[int] = []
@@ -466,19 +495,6 @@ class _Parser:
         except TypeError:
             self.warn(f"cannot read a {type(body).__name__} as a file; nothing applies")
             return b""
-
-    def _limit(self, data: bytes) -> bytes:
-        if len(data) <= MAX_PARSE_BYTES:
-            return data
-        head = data[:MAX_PARSE_BYTES]
-        cut = max(head.rfind(b"\n"), head.rfind(b"\r"))
-        if cut > 0:
-            head = head[: cut + 1]
-        self.warn(
-            f"file is {len(data)} bytes; only the first {len(head)} bytes "
-            f"(limit {MAX_PARSE_BYTES}, cut at a line end) were parsed"
-        )
-        return head
 
 
 def _strip_bom(data: bytes) -> bytes:
@@ -591,9 +607,10 @@ def _find_first_of(text: str, chars: str, start: int) -> int:
 
 def normalise_path(path: str) -> str:
     """Percent-normalise a path or pattern (RFC 9309 2.2.2, RFC 3986 2.1/2.3):
-    octets outside printable US-ASCII are encoded from their UTF-8 bytes,
-    escapes are upper-cased, escapes of unreserved characters are decoded.
-    ``*`` and ``$`` are left alone, so patterns and paths normalise alike."""
+    octets outside printable US-ASCII are encoded from their UTF-8 bytes, and
+    so are the printable characters in :data:`ENCODED_PRINTABLE`; escapes are
+    upper-cased, escapes of unreserved characters are decoded. ``*`` and ``$``
+    are left alone, so patterns and paths normalise alike."""
     if not _NEEDS_NORMALISING.search(path):
         return path
     raw = path.encode("utf-8", "surrogateescape")
@@ -607,7 +624,8 @@ def normalise_path(path: str) -> str:
             i += 3
             continue
         # A stray "%" is encoded too, so normalising twice changes nothing.
-        out.append(chr(byte) if 0x21 <= byte <= 0x7E and byte != 0x25 else f"%{byte:02X}")
+        raw_ok = 0x21 <= byte <= 0x7E and byte != 0x25 and byte not in ENCODED_PRINTABLE
+        out.append(chr(byte) if raw_ok else f"%{byte:02X}")
         i += 1
     return "".join(out)
 

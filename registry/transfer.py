@@ -39,6 +39,7 @@ from tdmcrawl.registry.works import (
 FORMATS = ("jsonl", "csv")
 CSV_BOM = "\ufeff"
 FORMULA_STARTS = frozenset("=+-@\t\r")
+FORMULA_CHARS = frozenset("=+-@")
 COLUMNS = (
     "id",
     "kind",
@@ -118,15 +119,46 @@ def _needs_quote_mark(text: str) -> bool:
     # csv_cell and csv_value are exact inverses for every string.
     if not text:
         return False
-    if text[0] in FORMULA_STARTS:
+    first = text[0]
+    plain = _PLAIN_FIRST.get(first)
+    if plain is None:
+        plain = (
+            first.isprintable()
+            and not first.isspace()
+            and first not in FORMULA_STARTS
+            and first != "'"
+        )
+        if len(_PLAIN_FIRST) < _PLAIN_FIRST_MAX:
+            _PLAIN_FIRST[first] = plain
+    if plain:
+        return False  # the common case: a visible first character that starts no formula
+    if first in FORMULA_STARTS:
         return True
-    return text[0] == "'" and _needs_quote_mark(text[1:])
+    if first == "'":
+        return _needs_quote_mark(text[1:])
+    # What a spreadsheet may skip, trim or not show before a formula character: spaces and
+    # line breaks, control characters (NUL), format characters (U+200B, BOM, U+2060): all
+    # whitespace and everything str.isprintable() refuses.
+    for char in text:
+        if char in FORMULA_CHARS:
+            return True  # a formula behind characters the reader does not see
+        if char.isprintable() and not char.isspace():
+            return False
+    return False
+
+
+# first character -> "visible, and starts neither a formula nor a quote" (memo: the export
+# calls the guard for every cell; the first characters seen are few).
+_PLAIN_FIRST: dict[str, bool] = {}
+_PLAIN_FIRST_MAX = 65_536  # bounded, whatever the input
 
 
 def csv_cell(text: str) -> str:
     """``text`` safe to open in a spreadsheet: a cell that starts with
-    ``= + - @``, tab or CR gets a leading ``'`` so it is shown, never run as a
-    formula (OWASP "CSV injection"). :func:`csv_value` undoes it on import."""
+    ``= + - @``, tab or CR, or with one of ``= + - @`` after spaces, line
+    breaks, control or zero-width characters (`` =``, ``\\n=``, ``\\u200b=``,
+    ``\\x00@``), gets a leading ``'`` so it is shown, never run as a formula
+    (OWASP "CSV injection"). :func:`csv_value` undoes it on import."""
     return "'" + text if _needs_quote_mark(text) else text
 
 

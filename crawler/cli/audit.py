@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from tdmcrawl.crawler.audit.export import export_exclusions
 from tdmcrawl.crawler.audit.merge import merge as merge_databases
 from tdmcrawl.crawler.audit.queries import explain, incomplete, locate_warcs, summary
 from tdmcrawl.crawler.audit.report import write_report
-from tdmcrawl.crawler.audit.serve import prepare
+from tdmcrawl.crawler.audit.serve import prepare, supervise
 from tdmcrawl.crawler.cli.options import echo_json, json_option
 
 BY_CHOICES = ("reason", "domain", "source", "day")
@@ -170,15 +169,13 @@ def serve(directory: Path, port: int, host: str) -> None:
 
         tdmcrawl audit serve out/ --port 8001
     """
+    # Removed on every way out: supervise() turns SIGTERM and SIGHUP into a clean return.
     with tempfile.TemporaryDirectory(prefix="tdmcrawl-serve-") as tmp:
         argv = [*prepare(directory, Path(tmp)), "--host", host, "--port", str(port)]
         click.echo(
             f"Serving {directory} read-only on http://{host}:{port}/ (Ctrl-C stops)", err=True
         )
-        try:
-            code = subprocess.call(argv)
-        except KeyboardInterrupt:
-            code = 0
+        code = supervise(argv)
         if code not in (0, -2, 130):
             raise click.ClickException(f"datasette exited with status {code}")
 

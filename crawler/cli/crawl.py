@@ -28,12 +28,14 @@ from tdmcrawl.crawler.cli.options import (
     check_urls,
     echo_json,
     json_option,
+    out_dir_option,
     product_token_option,
     read_seeds,
     registry_option,
     setting_overrides,
     settings_option,
     user_agent_option,
+    validated,
 )
 from tdmcrawl.crawler.errors import (
     AuditError,
@@ -45,6 +47,7 @@ from tdmcrawl.crawler.errors import (
     signal_status,
 )
 from tdmcrawl.crawler.frontier import cli_options
+from tdmcrawl.crawler.logfile import LOG_NAME
 from tdmcrawl.crawler.progress import summary_table
 from tdmcrawl.crawler.run import (
     STATE_FILE,
@@ -58,8 +61,6 @@ from tdmcrawl.crawler.run import (
 )
 from tdmcrawl.crawler.spider import SCOPES, TdmcrawlSpider
 
-LOG_NAME = "tdmcrawl.log"
-
 
 @click.command()
 @click.argument("urls", nargs=-1)
@@ -69,15 +70,11 @@ LOG_NAME = "tdmcrawl.log"
     type=click.Path(dir_okay=False, path_type=Path),
     help="File of seed URLs, one per line (# comments).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory.",
-)
+@out_dir_option("Output directory (not inside another crawl's).")
 @registry_option("Authors' registry database: its URL rules and works exclude.")
-@click.option("--max-pages", type=click.IntRange(min=0), help="Stop after N pages (0: no limit).")
+@click.option(
+    "--max-pages", type=click.IntRange(min=0), help="Send at most N page requests (0: no limit)."
+)
 @click.option("--max-depth", type=click.IntRange(min=0), help="Follow links at most N deep.")
 @click.option(
     "--scope",
@@ -100,7 +97,7 @@ LOG_NAME = "tdmcrawl.log"
 @click.option(
     "--progress",
     "progress_interval",
-    type=float,
+    type=click.FloatRange(min=0),
     default=5.0,
     show_default=True,
     help="Seconds between progress lines on stderr (0: off).",
@@ -143,6 +140,18 @@ def crawl(
         seeds = list(load_state(out_dir).get("seeds", []))
     if not seeds:
         raise click.UsageError("give at least one seed URL (arguments or --seeds)")
+    options: dict[str, Any] = {
+        "TDMCRAWL_OUT_DIR": str(out_dir),
+        "TDMCRAWL_REGISTRY": str(registry) if registry else None,
+        "TDMCRAWL_MAX_PAGES": max_pages,
+        "DEPTH_LIMIT": max_depth,
+        "TDMCRAWL_SCOPE": scope,
+        "TDMCRAWL_TOKEN": token,
+        "TDMCRAWL_USER_AGENT": user_agent,
+        "TDMCRAWL_CONTACT": contact,
+        "TDMCRAWL_PROGRESS_INTERVAL": progress_interval,
+    }
+    validated(build_settings(options, extra))  # before anything is written to DIR
     try:
         state_options = prepare_out_dir(out_dir, resume=resume)
     except UsageError as exc:
@@ -158,24 +167,14 @@ def crawl(
             (out_dir / STATE_FILE).unlink(missing_ok=True)
         raise
     save_state(out_dir, state)
-    options: dict[str, Any] = {
-        **state_options,
-        **frontier,
-        "TDMCRAWL_OUT_DIR": str(out_dir),
-        "TDMCRAWL_REGISTRY": str(registry) if registry else None,
-        "TDMCRAWL_MAX_PAGES": max_pages,
-        "DEPTH_LIMIT": max_depth,
-        "TDMCRAWL_SCOPE": scope,
-        "TDMCRAWL_TOKEN": token,
-        "TDMCRAWL_USER_AGENT": user_agent,
-        "TDMCRAWL_CONTACT": contact,
-        "TDMCRAWL_PROGRESS_INTERVAL": progress_interval,
-    }
+    options = {**state_options, **frontier, **options}
     outcome = run_crawl(options, extra, out_dir, seeds)
     report(outcome, out_dir, as_json=as_json)
     if outcome.interrupted:
         click.echo(outcome.stop_line(out_dir), err=True)
         raise click.exceptions.Exit(outcome.exit_status)
+    if not frontier:  # a node of a shared frontier may never meet a seed host: another did
+        check_seeds_answered(outcome.session, seeds, out_dir)
 
 
 @dataclass(frozen=True)
@@ -271,6 +270,20 @@ def run_crawl(
             (out_dir / STATE_FILE).unlink(missing_ok=True)
         raise TdmcrawlError(f"crawl failed: {session.error}; see {out_dir / LOG_NAME}")
     return CrawlOutcome(session, signals, clean, _totals(out_dir, session))
+
+
+def check_seeds_answered(session: Any, seeds: list[str], out_dir: Path) -> None:
+    """A crawl none of whose seed hosts ever answered fails (exit 1); one that reached
+    only some of them says which did not, on stderr."""
+    silent = session.unanswered(seeds)
+    if not silent:
+        return
+    hosts = ", ".join(silent)
+    if len(silent) == len(session.origins_of(seeds)):
+        raise TdmcrawlError(
+            f"no seed host answered ({hosts}): nothing was crawled; see {out_dir / LOG_NAME}"
+        )
+    click.echo(f"Warning: seed host {hosts} never answered; see {out_dir / LOG_NAME}", err=True)
 
 
 def _commit_audit(session: Any) -> None:

@@ -11,26 +11,44 @@ from pathlib import Path
 
 import click
 
+from tdmcrawl.crawler import settings as tds
 from tdmcrawl.crawler.cli.options import (
     echo_json,
     json_option,
+    out_dir_option,
     product_token_option,
     registry_option,
+    setting_overrides,
+    settings_option,
+    validated,
 )
+from tdmcrawl.crawler.errors import UsageError
 from tdmcrawl.crawler.filter import FilterOptions, FilterResult, filter_warc_files
 from tdmcrawl.crawler.warc.records import DEFAULT_MAX_SIZE
-from tdmcrawl.optout.policy import PolicyConfig
+
+# The `-s` settings that mean something to filter: the policy switches, the near-duplicate
+# step, the output files. Any other is refused rather than silently ignored.
+FILTER_SETTINGS = frozenset(
+    {
+        "TDMCRAWL_TOKEN",
+        "TDMCRAWL_AI_AGENTS",
+        "TDMCRAWL_NOAI",
+        "TDMCRAWL_TDMREP",
+        "TDMCRAWL_CONTENT_USAGE",
+        "TDMCRAWL_CONTENT_SIGNAL",
+        "TDMCRAWL_AIPREF_COMPAT",
+        "TDMCRAWL_AI_TXT",
+        "TDMCRAWL_HTML_META_MAX_BYTES",
+        "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE",
+        "TDMCRAWL_DEDUP",
+        "TDMCRAWL_WARC_MAX_SIZE",
+    }
+)
 
 
 @click.command("filter")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory: warc/*.warc.gz and audit.sqlite.",
-)
+@out_dir_option("Output directory: warc/*.warc.gz and audit.sqlite (not inside a crawl's).")
 @registry_option("Authors' opt-out registry (URL rules and registered works).")
 @click.option(
     "--evidence",
@@ -57,12 +75,19 @@ from tdmcrawl.optout.policy import PolicyConfig
     help="Do not read robots.txt rules for AI-training crawlers as a reservation.",
 )
 @click.option(
+    "--robots-redirects-unavailable",
+    is_flag=True,
+    help="Read a robots.txt behind more than five redirects as unavailable (allow all, "
+    "RFC 9309 2.3.1.2) instead of unreachable (complete disallow).",
+)
+@click.option(
     "--max-size",
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_SIZE,
     show_default=True,
     help="Rotate output files at this many bytes.",
 )
+@settings_option
 @json_option
 def filter_warcs(
     inputs: tuple[Path, ...],
@@ -73,7 +98,9 @@ def filter_warcs(
     no_near_duplicates: bool,
     token: str | None,
     no_ai_agents: bool,
+    robots_redirects_unavailable: bool,
     max_size: int,
+    overrides: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Copy the records of existing WARC files that no opt-out reserves.
@@ -87,13 +114,36 @@ def filter_warcs(
 
         tdmcrawl filter CC-MAIN-*.warc.gz --evidence robotstxt/ --out clean
     """
-    policy = PolicyConfig(token=token or "tdmcrawl", ai_agents=not no_ai_agents)
+    extra = setting_overrides(overrides)
+    ignored = sorted(set(extra) - FILTER_SETTINGS)
+    if ignored and all(name in tds.SETTINGS for name in ignored):
+        raise UsageError(
+            f"-s {ignored[0]} has no effect on filter; it takes "
+            + ", ".join(sorted(FILTER_SETTINGS))
+        )
+    given = {
+        "TDMCRAWL_TOKEN": token,
+        "TDMCRAWL_AI_AGENTS": False if no_ai_agents else None,
+        "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE": True if robots_redirects_unavailable else None,
+        "TDMCRAWL_DEDUP": False if no_near_duplicates else None,
+        "TDMCRAWL_WARC_MAX_SIZE": max_size,
+    }
+    # The options, then -s on top, as `crawl` reads them; one validation for both.
+    settings = validated(
+        {
+            "TDMCRAWL_OUT_DIR": str(out_dir),
+            **{name: value for name, value in given.items() if value is not None},
+            **extra,
+        }
+    )
+    if ignored:  # misspelt names were refused above; what is left is Scrapy's
+        raise UsageError(f"-s {ignored[0]} has no effect on filter (it reads no Scrapy setting)")
     options = FilterOptions(
-        policy=policy,
+        policy=tds.policy_config(settings),
         registry=registry,
         require_robots=require_robots,
-        near_duplicates=not no_near_duplicates,
-        max_size=max_size,
+        near_duplicates=tds.getbool(settings, "TDMCRAWL_DEDUP"),
+        max_size=int(tds.get(settings, "TDMCRAWL_WARC_MAX_SIZE")),
     )
     try:
         result = filter_warc_files(inputs, out_dir, evidence=evidence, options=options, warn=_warn)

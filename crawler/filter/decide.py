@@ -16,7 +16,13 @@ from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter.neardup import NearDuplicates
 from tdmcrawl.crawler.filter.options import FilterOptions, FilterResult, Warn
 from tdmcrawl.crawler.filter.origins import missing_robots
-from tdmcrawl.crawler.filter.read import ReadRecord, RecordEntry, http_pairs, read_body
+from tdmcrawl.crawler.filter.read import (
+    MAX_BODY,
+    ReadRecord,
+    RecordEntry,
+    http_pairs,
+    read_body,
+)
 from tdmcrawl.optout.decision import Decision
 from tdmcrawl.optout.origins import origin_file_at, origin_key
 from tdmcrawl.optout.policy import OriginSignals, ResponseSignals, evaluate
@@ -55,7 +61,7 @@ class Decider:
         if key in self.origins:
             return self.origins[key]
         if key not in self.no_robots:
-            self.no_robots[key] = missing_robots(key, self.options.require_robots)
+            self.no_robots[key] = missing_robots(key, self.options)
         return self.no_robots[key]
 
     def decide(self, path: Path, read: ReadRecord) -> None:
@@ -71,7 +77,7 @@ class Decider:
         self.result.pages_in += 1
         body: bytes | None = b""
         if not read.bad and (read.http is not None or entry.rtype == "resource"):
-            body = read_body(read)
+            body = read_body(read, MAX_BODY + 1)
         if read.bad or body is None:
             self.warn(
                 f"{path}: {entry.rtype} record of {entry.uri}: {read.bad}: "
@@ -80,11 +86,15 @@ class Decider:
             self.result.bad_records += 1
             self.exclude_record(entry)
             return
+        cut = len(body) > MAX_BODY
+        body = body[:MAX_BODY] if cut else body
         response: ResponseSignals | None = None
         if read.http is not None:
-            response = ResponseSignals(int(read.http.get_statuscode()), http_pairs(read.http), body)
+            status, headers = int(read.http.get_statuscode()), http_pairs(read.http)
+            response = ResponseSignals(status, headers, body, truncated=cut)
         elif entry.rtype == "resource":
-            response = ResponseSignals(200, (), body, content_type=read.content_type or None)
+            type_ = read.content_type or None
+            response = ResponseSignals(200, (), body, content_type=type_, truncated=cut)
         decision = evaluate(entry.uri, self.origin(entry.uri), response, self.options.policy)
         if self.registry is not None:
             match = self.registry.match_url(entry.uri)

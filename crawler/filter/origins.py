@@ -5,6 +5,8 @@ the inputs and the evidence WARCs (Common Crawl's robotstxt segments, a
 crawl's ``DIR/evidence/``) become one :class:`~optout.policy.OriginSignals`
 per scheme+host+port, as the crawl would have fetched them: the latest
 capture of a file wins and redirects are followed through the captures.
+A capture is read up to the crawl's origin-file size limit; a longer one is
+marked ``truncated``, which never grants more than the whole file would.
 """
 
 from __future__ import annotations
@@ -17,19 +19,23 @@ from urllib.parse import urljoin
 from tdmcrawl.crawler.filter.options import FilterOptions, Warn
 from tdmcrawl.crawler.filter.read import ReadRecord, http_pairs, iter_records, read_body
 from tdmcrawl.optout.fetched import MAX_REDIRECTS, FetchResult
-from tdmcrawl.optout.origins import ROBOTS_TXT, origin_file_at, origin_key
+from tdmcrawl.optout.origins import (
+    ORIGIN_FILE_MAX_BYTES,
+    ROBOTS_TXT,
+    origin_file_at,
+    origin_key,
+)
 from tdmcrawl.optout.policy import OriginSignals
 
 NO_ROBOTS_WARNING = "robots.txt of this origin is not in the inputs: no robots.txt signal read"
 NO_ROBOTS_CAPTURE = "no robots.txt capture in the inputs"
-_MAX_ORIGIN_FILE = 1024 * 1024
 
 
-def missing_robots(key: str, require_robots: bool) -> OriginSignals:
+def missing_robots(key: str, options: FilterOptions) -> OriginSignals:
     """The signals of an origin with no robots.txt capture (and no other origin file)."""
-    if require_robots:
+    if options.require_robots:
         missing = FetchResult(f"{key}/robots.txt", None, error=NO_ROBOTS_CAPTURE)
-        return OriginSignals.from_fetches(robots=missing)
+        return OriginSignals.from_fetches(robots=missing, config=options.policy)
     return OriginSignals(warnings=(NO_ROBOTS_WARNING,))
 
 
@@ -58,7 +64,7 @@ def collect_origins(
             fetched[ROBOTS_TXT.signal] = FetchResult(
                 key + ROBOTS_TXT.path, None, error=NO_ROBOTS_CAPTURE
             )
-        signals = OriginSignals.from_fetches(**fetched)
+        signals = OriginSignals.from_fetches(**fetched, config=options.policy)
         if signals.robots is None:
             signals = replace(signals, warnings=(*signals.warnings, NO_ROBOTS_WARNING))
         origins[key] = signals
@@ -79,11 +85,17 @@ def _captures(
                 continue
             if origin_file_at(entry.uri) is None and not _is_redirect(read):
                 continue
-            body = read_body(read, _MAX_ORIGIN_FILE)
-            if read.bad:
+            body = read_body(read, ORIGIN_FILE_MAX_BYTES + 1)
+            if read.bad or body is None:
                 continue  # an unreadable capture is no capture
+            truncated = len(body) > ORIGIN_FILE_MAX_BYTES
             result = FetchResult(
-                entry.uri, int(read.http.get_statuscode()), body, http_pairs(read.http)
+                entry.uri,
+                int(read.http.get_statuscode()),
+                body[:ORIGIN_FILE_MAX_BYTES],
+                http_pairs(read.http),
+                error=f"larger than {ORIGIN_FILE_MAX_BYTES} bytes" if truncated else None,
+                truncated=truncated,
             )
             # "...00Z" against "...00.5Z": without the Z, ISO dates compare as strings.
             date = read.date.strip().rstrip("Zz")
@@ -116,8 +128,16 @@ def _follow(result: FetchResult, captures: dict[str, tuple[str, FetchResult]]) -
             break
         hops += 1
         current = target[1]
-    if current is result:
+    if hops == 0:
         return result
+    # (A two-capture loop ends on the first capture again: count the hops, not identity.)
     return FetchResult(
-        result.url, current.status, current.body, current.headers, current.error, hops, current.url
+        result.url,
+        current.status,
+        current.body,
+        current.headers,
+        current.error,
+        hops,
+        current.url,
+        current.truncated,
     )

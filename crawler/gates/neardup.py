@@ -41,12 +41,13 @@ from scrapy.utils.defer import deferred_from_coro
 
 from tdmcrawl.crawler import settings as tds
 from tdmcrawl.crawler.audit.db import drop_kept, move_kept
+from tdmcrawl.crawler.errors import TdmcrawlError
 from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.reserved import CRAWL_PREFIX, ReservedWorks, match_reasons
-from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.crawler.session import STEP_NEAR_DUPLICATE, CrawlSession
 from tdmcrawl.crawler.warc.rewrite import pending_pages, record_offsets, rewrite_without
 from tdmcrawl.dedup import Fingerprint, FingerprintError, fingerprint
-from tdmcrawl.optout.decision import Decision
+from tdmcrawl.optout.decision import Decision, Reason
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ SPOOL_NAME = "neardup-spool.sqlite"
 BATCH = 512  # pages per query batch in the final pass
 STAGE_GATE = "near-duplicate"
 STAGE_RELEASE = "release"
+
+
+class NearDuplicateUnavailable(TdmcrawlError):
+    """The near-duplicate step could not run: no page may be reported as no copy."""
 
 
 # --- the spool ---------------------------------------------------------------------------
@@ -198,11 +203,12 @@ class NearDuplicateGate:
         settings = crawler.settings
         if not tds.getbool(settings, "TDMCRAWL_DEDUP"):
             raise NotConfigured("TDMCRAWL_DEDUP is off")
-        if not tds.getbool(settings, "TDMCRAWL_OUTPUT"):
-            raise NotConfigured("TDMCRAWL_OUTPUT is off: nothing to keep copies out of")
+        # With the output off (`check`) the gate still answers matches_text: an index in
+        # memory, no spool, no file written.
         gate = cls(crawler)
         session = gate.session
         session.reserved_hooks.append(gate.reserved)
+        session.add_page_step(STEP_NEAR_DUPLICATE, gate.process_item)
         session.release_hooks.append(gate.release_file)
         session.final_release_hooks.append(gate.release_all)
         session.neardup = gate
@@ -227,6 +233,12 @@ class NearDuplicateGate:
 
     def open(self) -> None:
         if self.works is not None:
+            return
+        if not self.session.output_enabled:
+            self.works = ReservedWorks.in_memory(None)
+            if self.session.registry is not None:
+                count = self.works.load_registry(self.session.registry)
+                self._stat("registry_works", count, set_value=True)
             return
         out_dir = self.session.out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -280,14 +292,15 @@ class NearDuplicateGate:
 
     def reserved(self, url: str, text: str, decision: Decision) -> None:
         """A page found reserved: its signature joins the index (its text is dropped)."""
-        if self.works is None or self.spool is None or not text:
+        if self.works is None or not text:
             return
         fp = fingerprint(text, self.works.config)
         if fp is None:
             return  # too short to match anything
         key = CRAWL_PREFIX + url
         self.works.add(key, fp)
-        self.spool.add_reserved(key, fp.to_bytes())
+        if self.spool is not None:
+            self.spool.add_reserved(key, fp.to_bytes())
         self._stat("reserved_indexed")
 
     # -- the gate
@@ -297,17 +310,23 @@ class NearDuplicateGate:
             return item  # a project's own items; a reserved page the output refuses anyway
         if self.error or self.works is None or self.spool is None:
             raise DropItem(f"near-duplicate gate unavailable: {self.error}", log_level="DEBUG")
-        fp = fingerprint(item.text or "", self.works.config, positions=False)
+        generation = self.works.generation
+        fp, matches = _matches(self.works, item.text or "")
         if fp is None:
             return item  # too short to be a copy of anything
-        generation = self.works.generation
-        (matches,) = self.works.matches([fp])
         if matches:
             decision = item.decision.merge(Decision(url=item.url, reasons=match_reasons(matches)))
             self.session.record_exclusion(decision, stage=STAGE_GATE)
             raise DropItem(f"near-duplicate of {matches[0].key}", log_level="DEBUG")
         self.spool.put(item.url, fp.to_bytes(), item.decision, generation)
         return item
+
+    def matches_text(self, text: str) -> tuple[Reason, ...]:
+        """The ``registry-content`` / ``reserved-copy`` reasons of a page's text, as the gate
+        would find them (``tdmcrawl check``); empty when it is no copy."""
+        if self.error or self.works is None:
+            raise NearDuplicateUnavailable(self.error or "the near-duplicate index is not open")
+        return match_reasons(_matches(self.works, text)[1])
 
     # -- the release step
 
@@ -450,8 +469,8 @@ class NearDuplicateGate:
         if self.session.audit is not None:
             drop_kept(self.session.audit, [record_id])
         if counted:
-            # Counted as kept by item_scraped (a page vetoed by its own write is counted just
-            # after).
+            # Counted as kept by the session's keep_page (a page vetoed by its own write is
+            # counted just after).
             self.session.kept -= 1
             if self.stats is not None:
                 self.stats.inc_value("tdmcrawl/kept", -1)
@@ -466,6 +485,15 @@ class NearDuplicateGate:
             self.stats.set_value(f"tdmcrawl/neardup/{key}", value)
         else:
             self.stats.inc_value(f"tdmcrawl/neardup/{key}", value)
+
+
+def _matches(works: ReservedWorks, text: str) -> tuple[Fingerprint | None, list[Any]]:
+    """A page text's fingerprint (None: too short to be a copy) and its verified matches."""
+    fp = fingerprint(text, works.config, positions=False)
+    if fp is None:
+        return None, []
+    (matches,) = works.matches([fp])
+    return fp, matches
 
 
 def _fingerprints(raws: Iterable[bytes]) -> list[Any]:

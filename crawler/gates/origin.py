@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
@@ -183,11 +183,11 @@ class OriginGateMiddleware:
             if ref is not None:
                 evidence[origin_file.kind] = ref
             if origin_file is ROBOTS_TXT:
-                robots_only = OriginSignals.from_fetches(robots=result)
-        signals = OriginSignals.from_fetches(**results)
+                robots_only = OriginSignals.from_fetches(robots=result, config=self.session.policy)
+        signals = OriginSignals.from_fetches(**results, config=self.session.policy)
         robots_result = results[ROBOTS_TXT.signal]
         self._apply_crawl_delay(key.host, signals)
-        failed = _robots_failed(robots_result)
+        failed = _robots_failed(robots_result, signals)
         ttl = self.retry_after if failed else self.ttl
         return OriginEntry(signals=signals, expires_at=time.monotonic() + ttl, evidence=evidence)
 
@@ -218,6 +218,11 @@ class OriginGateMiddleware:
                 response = await self.crawler.engine.download_async(request)
             except Exception as exc:  # network error, timeout, too big: all "no response"
                 stats.inc_value(f"tdmcrawl/origin/exception_count/{type(exc).__name__}")
+                if _too_large(exc):
+                    # The file exists; only our limit stopped it: it must not read as absent.
+                    result = _failed(url, current, redirects, exc)
+                    error = f"larger than TDMCRAWL_ORIGIN_MAXSIZE ({self.maxsize} bytes)"
+                    return replace(result, error=error, truncated=True), None
                 return _failed(url, current, redirects, exc), None
             stats.inc_value(f"tdmcrawl/origin/response_status_count/{response.status}")
             location = response.headers.get("Location")
@@ -274,10 +279,22 @@ def _failed(url: str, final_url: str, redirects: int, exc: BaseException) -> Fet
     )
 
 
-def _robots_failed(result: FetchResult) -> bool:
+def _too_large(exc: BaseException) -> bool:
+    """Scrapy cancelled the download at ``download_maxsize`` (its only message naming it)."""
+    return isinstance(exc, DownloadCancelledError) and "max size" in str(exc)
+
+
+def _robots_failed(result: FetchResult, signals: OriginSignals) -> bool:
+    """A complete disallow that may pass (5xx, 429, network error, a redirect loop):
+    trusted only ``TDMCRAWL_ORIGIN_RETRY`` seconds. A file over the size limit is not
+    fetched again for that."""
+    if result.truncated:
+        return False
     status = result.status
-    return (result.error is not None and status is None) or (
-        status is not None and (status >= 500 or status == 429)
+    return (
+        (result.error is not None and status is None)
+        or (status is not None and (status >= 500 or status == 429))
+        or (signals.robots is not None and signals.robots.unreachable)
     )
 
 

@@ -73,6 +73,8 @@ class ResponseGateMiddleware:
             headers=header_pairs(response),
             body=response.body,
             content_type=_content_type(response),
+            # DOWNLOAD_FAIL_ON_DATALOSS=False lets a cut body through, flagged.
+            truncated="dataloss" in response.flags,
         )
         decision = evaluate(response.url, entry.signals, signals, self.session.policy)
         registry = self.session.registry

@@ -27,7 +27,11 @@ SWITCHES = {
 
 def test_every_policy_field_has_a_setting():
     fields = {f.name for f in dataclasses.fields(PolicyConfig)}
-    assert set(SWITCHES) | {"token", "html_meta_max_bytes"} == fields
+    off_by_default = {"robots_redirects_unavailable": "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE"}
+    assert set(SWITCHES) | set(off_by_default) | {"token", "html_meta_max_bytes"} == fields
+    for field, name in off_by_default.items():
+        assert getattr(tdm_settings.policy_config(Settings()), field) is False
+        assert getattr(tdm_settings.policy_config(Settings({name: "True"})), field) is True
     for field, name in SWITCHES.items():
         assert getattr(tdm_settings.policy_config(Settings()), field) is True
         off = tdm_settings.policy_config(Settings({name: "False"}))
