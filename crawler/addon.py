@@ -21,7 +21,7 @@ from tdmcrawl.crawler.budget import PageBudgetMiddleware
 from tdmcrawl.crawler.capture import CaptureMiddleware, WireHTTP11DownloadHandler
 from tdmcrawl.crawler.errors import EXIT_USAGE, UsageError
 from tdmcrawl.crawler.gates.neardup import NearDuplicateGate
-from tdmcrawl.crawler.gates.netguard import NetGuardMiddleware
+from tdmcrawl.crawler.gates.netguard import NetGuardMiddleware, NetGuardSpiderMiddleware
 from tdmcrawl.crawler.gates.origin import OriginGateMiddleware
 from tdmcrawl.crawler.gates.response import ResponseGateMiddleware
 from tdmcrawl.crawler.output import WarcOutputPipeline
@@ -46,6 +46,7 @@ RESPONSE_GATE = 540  # below Redirect 600, HttpCompression 590 and Retry 550
 CAPTURE = 595  # above HttpCompression 590: sees the body as received
 PAGE_BUDGET = 990  # the last before the download handler: counts the page requests sent
 PAGE_ITEMS = 950  # spider middleware, close to the spider: turns passed responses into PageItems
+NETGUARD_PARENT = 960  # spider middleware, closest to the spider: each request's parent page
 # Item pipelines for their open/close only: pages reach them from the session, in this order
 # (copies of reserved works are dropped before the output), never through the item stream.
 NEAR_DUPLICATE = STEP_NEAR_DUPLICATE
@@ -59,7 +60,10 @@ DOWNLOADER_MIDDLEWARES = {
     path_of(CaptureMiddleware): CAPTURE,
     path_of(PageBudgetMiddleware): PAGE_BUDGET,
 }
-SPIDER_MIDDLEWARES = {path_of(PageItemMiddleware): PAGE_ITEMS}
+SPIDER_MIDDLEWARES = {
+    path_of(PageItemMiddleware): PAGE_ITEMS,
+    path_of(NetGuardSpiderMiddleware): NETGUARD_PARENT,
+}
 EXTENSIONS = {
     path_of(CrawlSession): 0,
     "scrapy.extensions.throttle.AutoThrottle": None,
@@ -88,6 +92,11 @@ POLITENESS = {
     "REDIRECT_MAX_TIMES": 10,
 }
 
+# Scrapy's listeners on 127.0.0.1: the telnet console and (Scrapy 2.19) the remote-control
+# HTTP server, which runs Python code sent to it. Off at the add-on's priority: a project
+# (or `-s`) that wants one sets it on explicitly.
+LISTENERS_OFF = {"TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False}
+
 
 class TdmcrawlAddon:
     """Installs tdmcrawl's session, gates, capture, throttle and WARC output."""
@@ -97,7 +106,7 @@ class TdmcrawlAddon:
             tdm_settings.validate(settings)  # before any component is built or file written
         except UsageError as exc:
             refuse_to_start(settings, str(exc))
-        for name, value in POLITENESS.items():
+        for name, value in {**POLITENESS, **LISTENERS_OFF}.items():
             settings.set(name, value, priority="addon")
         settings.set("USER_AGENT", tdm_settings.user_agent(settings), priority="addon")
         headers = dict(settings.getdict("DEFAULT_REQUEST_HEADERS"))

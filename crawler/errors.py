@@ -26,6 +26,14 @@ from tdmcrawl.registry.errors import RegistryError
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# A crawl stopped by a signal exits 128 + its number, as a shell reports it: 130 after
+# Ctrl-C (SIGINT), 143 after SIGTERM, whether it stopped cleanly or was forced.
+EXIT_SIGNAL_BASE = 128
+
+
+def signal_status(signum: int) -> int:
+    """The exit status of a crawl interrupted by signal ``signum``."""
+    return EXIT_SIGNAL_BASE + signum
 
 
 class TdmcrawlError(Exception):

@@ -5,7 +5,16 @@ One ``CrawlSession`` exists per Scrapy crawler, reachable as
 add-on installs. It opens its resources when the spider opens and closes them
 exactly once, whichever of ``spider_closed`` or ``engine_stopped`` comes first
 (a Ctrl-C goes through the same path), so WARC files are renamed and the audit
-committed even when a crawl is interrupted.
+committed even when a crawl is interrupted. Only a close from ``spider_closed``
+(the engine closed the spider) with every closer done sets ``clean_close``; a
+second Ctrl-C stops the reactor before that, and such a crawl resumes like a
+killed one.
+
+After a kill (``TDMCRAWL_REFETCH_KEPT``) the WARC files are the truth:
+:meth:`CrawlSession._recover_killed_crawl` finishes the near-duplicate cuts a
+kill interrupted, finalises the ``.open`` files (with the same release check a
+normal close runs) and makes the audit's ``kept`` rows of each match the pages
+it holds, committed before the file is renamed.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from tdmcrawl.crawler import logfile
 from tdmcrawl.crawler import settings as tdm_settings
-from tdmcrawl.crawler.audit.db import AuditLog
+from tdmcrawl.crawler.audit.db import AuditLog, set_file_rows
 from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.provenance import settings_snapshot, versions, warcinfo_fields
 from tdmcrawl.crawler.registry_follow import (
@@ -71,6 +80,10 @@ class ReleaseGate(Protocol):
 
     def release_file(self, path: Path, pages: list[Any]) -> set[str]: ...
 
+    def recover_cuts(self, warc_dir: Path) -> dict[str, set[str]]: ...
+
+    def cuts_recovered(self) -> None: ...
+
     def matches_text(self, text: str) -> tuple[Any, ...]: ...
 
 
@@ -110,6 +123,7 @@ class CrawlSession:
         # host:port of every server that sent a response (any status, origin files too).
         self.answered: set[str] = set()
         self.error: str | None = None  # why the session could not open; the gates then refuse all
+        self.clean_close = False  # the engine closed the spider and every closer succeeded
         self._policy: PolicyConfig | None = None
         self._log: logging.Handler | None = None
         self._opened = False
@@ -134,6 +148,11 @@ class CrawlSession:
         crawler.signals.connect(session.engine_stopped, signal=signals.engine_stopped)
         crawler.signals.connect(session.response_downloaded, signal=signals.response_downloaded)
         return session
+
+    @property
+    def opened(self) -> bool:
+        """Whether the session opened its resources (the spider opened)."""
+        return self._opened
 
     @property
     def policy(self) -> PolicyConfig:
@@ -171,12 +190,12 @@ class CrawlSession:
                 seeds=seeds or [],
                 crawl_id=self.crawl_id,
             )
-            if tdm_settings.getbool(self.settings, "TDMCRAWL_RESUME"):
-                self.kept_urls.update(self.audit.kept_urls(self.crawl_id))
             self._record_registry_state()
         self._start_registry_sync()
         if tdm_settings.getbool(self.settings, "TDMCRAWL_REFETCH_KEPT"):
             self._recover_killed_crawl()
+        if self.audit is not None and tdm_settings.getbool(self.settings, "TDMCRAWL_RESUME"):
+            self.kept_urls.update(self.audit.kept_urls(self.crawl_id))
         if self.output_enabled:
             self.evidence = EvidenceWriter(
                 self.out_dir / "evidence",
@@ -186,54 +205,78 @@ class CrawlSession:
         self._stats_set("crawl_id", self.crawl_id)
 
     def _recover_killed_crawl(self) -> None:
-        """Finalise the WARC files a kill left open; audit the pages the audit lost.
+        """Make the output and the audit agree again after a kill; see the module docstring.
 
-        The output files get the same release check as on a normal close, so the
-        near-duplicate gate opens first (its index and spool are needed for it).
+        The near-duplicate gate opens first: its index, spool and cut journal are
+        needed for the release check of the recovered files.
         """
         recover_open_files(self.out_dir / "evidence", records_per_page=EVIDENCE_RECORDS)
+        warc_dir = self.out_dir / "warc"
         gate = self.neardup
-        release = None
+        open_cuts: dict[str, set[str]] = {}
         if gate is not None:
             gate.open()
-            gate.recovering = self.out_dir / "warc"
-            release = gate.release_file
+            open_cuts = gate.recover_cuts(warc_dir)
+            gate.recovering = warc_dir
+
+        def release(path: Path, pages: list[Any]) -> set[str]:
+            vetoed = set(gate.release_file(path, pages)) if gate is not None else set()
+            cut = open_cuts.get(path.name.removesuffix(".open"), set())
+            return vetoed | {p.record_ids[0] for p in pages if p.ref.record_id in cut}
+
         try:
-            recovery = recover_open_files(self.out_dir / "warc", before_close=release)
+            recovery = recover_open_files(
+                warc_dir, before_close=release, before_rename=self._audit_recovered
+            )
+            if gate is not None:
+                gate.cuts_recovered()
         finally:
             if gate is not None:
                 gate.recovering = None
         self.recovered_pages = recovery.pages
-        for page in recovery.pages:
-            if page.url in self.kept_urls:
-                continue
-            self.kept_urls.add(page.url)
-            if self.audit is not None:
-                self.audit.record_kept(
-                    page.url,
-                    warc_file=page.warc_file,
-                    offset=page.offset,
-                    record_id=page.record_id,
-                    decision=page.decision or Decision(url=page.url),
-                )
+        self.kept_urls.update(page.url for page in recovery.pages)
+
+    def _audit_recovered(self, path: Path, final_name: str, pages: list[RecoveredPage]) -> None:
+        """Before a recovered file is renamed: its ``kept`` rows become exactly its pages."""
+        if self.audit is None or not self.crawl_id:
+            return
+        added, moved, dropped = set_file_rows(
+            self.audit,
+            self.crawl_id,
+            final_name,
+            [
+                (p.url, p.offset, p.record_id, (p.decision or Decision(url=p.url)).to_json())
+                for p in pages
+            ],
+        )
+        if added or moved or dropped:
+            logger.warning(
+                "recovered %s: audit rows %d added, %d moved, %d dropped",
+                final_name,
+                added,
+                moved,
+                dropped,
+            )
 
     def spider_closed(self, spider: Any, reason: str = "finished") -> None:
-        self.close(reason)
+        self.clean_close = self.close(reason)
 
     def engine_stopped(self) -> None:
         self.close("engine stopped")
         logfile.detach(self._log)  # after Scrapy's last lines ("Spider closed", the stats)
         self._log = None
 
-    def close(self, reason: str = "finished") -> None:
-        """Close everything once; safe to call from any shutdown path."""
+    def close(self, reason: str = "finished") -> bool:
+        """Close everything once; safe to call from any shutdown path. True if every
+        closer succeeded (this call closed the session)."""
         if self._closed or not self._opened:
-            return
+            return False
         self._closed = True
         stats = self._stats_dict()
         stats["finish_reason"] = reason
         if self._registry_sync is not None:
             self._registry_sync.stop()
+        ok = True
         for name, closer in (
             ("evidence", lambda: self.evidence and self.evidence.close()),
             ("audit", lambda: self._close_audit(stats)),
@@ -242,7 +285,9 @@ class CrawlSession:
             try:
                 closer()
             except Exception:  # one failing closer must not leave the others open
+                ok = False
                 logger.exception("tdmcrawl: closing the %s failed", name)
+        return ok
 
     def _close_audit(self, stats: dict[str, Any]) -> None:
         if self.audit is None:

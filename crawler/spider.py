@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 
 from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.budget import PageBudget
-from tdmcrawl.crawler.gates.netguard import SEED_META
+from tdmcrawl.crawler.gates.netguard import PARENT_META, SEED_META
 from tdmcrawl.crawler.gates.origin import Excluded
 from tdmcrawl.crawler.linklog import LINKS_NAME, FollowedPage, LinkLog, read_link_log
 
@@ -107,14 +107,18 @@ class TdmcrawlSpider(scrapy.Spider):
                 dont_filter=True,
                 meta={SEED_META: True},
             )
-        # After a kill the JOBDIR queue is gone: start again from the links already found.
+        # After a kill the JOBDIR queue is gone: start again from the links already found,
+        # each with the page it was found on, so the netguard checks it as a link again.
         depth_limit = self.settings.getint("DEPTH_LIMIT")
         for page in self.followed.values():
             if depth_limit and page.depth + 1 > depth_limit:
                 continue
             for link in page.links:
                 yield scrapy.Request(
-                    link, callback=self.parse, errback=self.failed, meta={"depth": page.depth + 1}
+                    link,
+                    callback=self.parse,
+                    errback=self.failed,
+                    meta={"depth": page.depth + 1, PARENT_META: page.url},
                 )
 
     def parse(self, response: Response) -> Iterator[Any]:
@@ -143,8 +147,12 @@ class TdmcrawlSpider(scrapy.Spider):
             self.link_log.record(response.url, depth, links)
         if self.budget.exhausted:
             return  # the link log has the links, for a --resume with a higher limit
+        # The parent goes in meta, not only in a Referer: a page may ask for none, and
+        # links followed from the errback (a refused page) get none at all.
         for url in links:
-            yield scrapy.Request(url, callback=self.parse, errback=self.failed)
+            yield scrapy.Request(
+                url, callback=self.parse, errback=self.failed, meta={PARENT_META: response.url}
+            )
 
     def _count_page(self) -> None:
         self.pages += 1

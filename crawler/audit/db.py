@@ -2,8 +2,12 @@
 every kept page with its WARC location, and the crawls that produced them.
 
 The crawler calls :class:`AuditLog` from the reactor thread. Rows go onto a
-queue and one writer thread commits them in batches, so a slow disk never
-stalls the crawl; a crash loses at most the batch in flight. ``close()``
+queue and one writer thread commits them in batches (at most ``batch_size``
+rows, at least every ``flush_interval`` seconds), so a slow disk never stalls
+the crawl; a kill loses at most the batch in flight. The WARC output flushes
+the log before it renames a file (:meth:`AuditLog.flush`), so a finished WARC
+file never has pages the audit lacks; the pages of a ``.open`` file a kill left
+are audited by the recovery on ``--resume`` (:func:`set_file_rows`). ``close()``
 flushes, and an ``atexit`` hook does the same when the process is stopped by
 Ctrl-C before the crawler could close the log.
 
@@ -28,6 +32,7 @@ import queue
 import secrets
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -542,15 +547,26 @@ class AuditLog:
         db.execute("PRAGMA synchronous=NORMAL")
         pending: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _INSERT}
         count = 0
+        last_write = time.monotonic()
         try:
             while True:
                 try:
                     item = self._queue.get(timeout=self._flush_interval)
                 except queue.Empty:
                     item = None
-                if item is None or item is _STOP or callable(item[0]) or count >= self._batch_size:
+                # A steady trickle of rows is committed by time too, not only at 500 rows:
+                # a kill then loses about a second of rows, not minutes.
+                overdue = count and time.monotonic() - last_write >= self._flush_interval
+                if (
+                    item is None
+                    or item is _STOP
+                    or callable(item[0])
+                    or count >= self._batch_size
+                    or overdue
+                ):
                     self._write(db, pending)
                     count = 0
+                    last_write = time.monotonic()
                 if item is _STOP:
                     return
                 if item is None:
@@ -634,3 +650,58 @@ def move_kept(log: AuditLog, warc_file: str, offsets: dict[str, int]) -> None:
             "UPDATE kept SET warc_offset = ? WHERE warc_file = ? AND record_id = ?", rows
         )
     )
+
+
+# --- recovery after a kill (crawler.session): the WARC files are the truth ----------------
+
+
+def set_file_rows(
+    log: AuditLog, crawl_id: str, warc_file: str, pages: list[tuple[str, int, str, str]]
+) -> tuple[int, int, int]:
+    """Make the ``kept`` rows of ``crawl_id`` in ``warc_file`` exactly ``pages``:
+    (url, offset, record id, decision JSON) of every response record the file holds.
+
+    Rows of records the file does not hold are deleted, offsets corrected, missing rows
+    added; committed before it returns (the caller renames the file next). Returns
+    (added, moved, dropped).
+    """
+    counts = [0, 0, 0]
+
+    def reconcile(db: Database) -> None:
+        existing = {
+            record_id: offset
+            for record_id, offset in db.execute(
+                "SELECT record_id, warc_offset FROM kept WHERE crawl_id = ? AND warc_file = ?",
+                [crawl_id, warc_file],
+            )
+        }
+        truth = {record_id: (url, offset, decision) for url, offset, record_id, decision in pages}
+        gone = [(crawl_id, warc_file, rid) for rid in existing if rid not in truth]
+        moved = [
+            (truth[rid][1], crawl_id, warc_file, rid)
+            for rid, offset in existing.items()
+            if rid in truth and truth[rid][1] != offset
+        ]
+        now = log._clock()
+        added = [
+            (crawl_id, url, domain_of(url), warc_file, offset, rid, now, decision)
+            for rid, (url, offset, decision) in truth.items()
+            if rid not in existing
+        ]
+        with db.conn:
+            db.conn.executemany(
+                "DELETE FROM kept WHERE crawl_id = ? AND warc_file = ? AND record_id = ?", gone
+            )
+            db.conn.executemany(
+                "UPDATE kept SET warc_offset = ? WHERE crawl_id = ? AND warc_file = ?"
+                " AND record_id = ?",
+                moved,
+            )
+            marks = ", ".join("?" * len(KEPT_COLUMNS))
+            db.conn.executemany(
+                f"INSERT OR IGNORE INTO kept ({', '.join(KEPT_COLUMNS)}) VALUES ({marks})", added
+            )
+        counts[:] = [len(added), len(moved), len(gone)]
+
+    log._call(reconcile)
+    return counts[0], counts[1], counts[2]

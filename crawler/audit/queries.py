@@ -36,6 +36,44 @@ def totals(db: Database) -> dict[str, int]:
     return {"kept": kept, "excluded": excluded}
 
 
+def crawl_totals(db: Database, crawl_id: str) -> dict[str, Any]:
+    """One crawl's totals over all its runs: pages kept, exclusions by (stage, reason)."""
+    kept = db.execute("SELECT count(*) FROM kept WHERE crawl_id = ?", [crawl_id]).fetchone()[0]
+    excluded = {
+        (stage, reason): n
+        for stage, reason, n in db.execute(
+            "SELECT stage, reason, count(*) FROM exclusions WHERE crawl_id = ?"
+            " GROUP BY stage, reason",
+            [crawl_id],
+        )
+    }
+    return {"kept": kept, "excluded": excluded}
+
+
+def incomplete(db: Database, directory: Path) -> dict[str, Any] | None:
+    """Why the audit of the crawl in ``directory`` may lack rows, or None.
+
+    A crawl that has not finished (running, or stopped by a kill or a second
+    Ctrl-C) has no ``finished_at``; a kill also leaves ``.open`` WARC files,
+    whose last pages the audit may not have yet (rows are committed in batches).
+    """
+    base = directory if directory.is_dir() else directory.parent
+    unfinished = [
+        row[0]
+        for row in db.execute(
+            "SELECT crawl_id FROM crawls WHERE finished_at IS NULL ORDER BY started_at"
+        )
+    ]
+    open_files = sorted(
+        str(path.relative_to(base))
+        for sub in ("warc", "evidence")
+        for path in (base / sub).glob("*.open")
+    )
+    if not unfinished and not open_files:
+        return None
+    return {"unfinished_crawls": unfinished, "open_files": open_files}
+
+
 def crawls(db: Database) -> list[dict[str, Any]]:
     """The crawls in the database with their settings, versions and stats decoded."""
     out = []

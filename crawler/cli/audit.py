@@ -7,6 +7,7 @@ short form works next to ``audit serve`` and ``audit merge``.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import tempfile
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import click
 from tdmcrawl.crawler.audit.db import open_database
 from tdmcrawl.crawler.audit.export import export_exclusions
 from tdmcrawl.crawler.audit.merge import merge as merge_databases
-from tdmcrawl.crawler.audit.queries import explain, locate_warcs, summary
+from tdmcrawl.crawler.audit.queries import explain, incomplete, locate_warcs, summary
 from tdmcrawl.crawler.audit.report import write_report
 from tdmcrawl.crawler.audit.serve import prepare, supervise
 from tdmcrawl.crawler.cli.options import echo_json, json_option
@@ -119,6 +120,9 @@ def show(
         raise click.UsageError("--reason and --domain filter an --export")
     db = open_database(directory)
     try:
+        gaps = incomplete(db, directory)
+        if gaps is not None:
+            click.echo(incomplete_warning(gaps, directory), err=True)
         if url:
             _show_url(db, url, as_json, directory)
         elif export_format:
@@ -126,9 +130,27 @@ def show(
         elif html_path:
             _html(db, html_path, max_rows, as_json)
         else:
-            _summary(db, by, top, as_json)
+            _summary(db, by, top, as_json, gaps)
     finally:
         db.close()
+
+
+def incomplete_warning(gaps: dict[str, Any], directory: Path) -> str:
+    """What an audit of a crawl that did not finish lacks, and how to repair it."""
+    base = directory if directory.is_dir() else directory.parent
+    parts = []
+    if gaps["unfinished_crawls"]:
+        parts.append(f"crawl {', '.join(gaps['unfinished_crawls'])} has not finished")
+    if gaps["open_files"]:
+        parts.append(f"{len(gaps['open_files'])} WARC file(s) are still .open")
+    return (
+        f"warning: this audit is incomplete: {'; '.join(parts)} (the crawl is still running, "
+        "or was killed or stopped by a second Ctrl-C). Rows of its last pages may be missing "
+        "and kept rows may name .open files. To repair: "
+        f"tdmcrawl crawl --out {shlex.quote(str(base))} --resume "
+        "(it recovers the WARC files and the audit first, then continues the crawl; "
+        "stop it with one Ctrl-C once it has recovered if you want no more pages)"
+    )
 
 
 @audit.command()
@@ -183,8 +205,9 @@ def merge(out: Path, sources: tuple[Path, ...], as_json: bool) -> None:
 # --- the show modes -------------------------------------------------------------------
 
 
-def _summary(db: Any, by: str, top: int, as_json: bool) -> None:
+def _summary(db: Any, by: str, top: int, as_json: bool, gaps: dict[str, Any] | None) -> None:
     data = summary(db, by=by, top=top)
+    data["incomplete"] = gaps
     if as_json:
         echo_json(data)
         return

@@ -19,6 +19,11 @@ just before the WARC output):
   the crawl ends, every page of the files closed earlier is checked against
   the final index, and files holding a copy are rewritten without it. Pages
   removed late are audited with stage ``release`` and lose their ``kept`` row.
+- **The cut journal**: a copy found late is written to the spool's ``cuts``
+  table (durably) before its exclusion is audited and its file rewritten. A
+  kill between those steps leaves the entry, and the recovery on ``--resume``
+  (:meth:`NearDuplicateGate.recover_cuts`) finishes the cut, so a WARC file
+  never holds a copy the audit says was excluded at release.
 """
 
 from __future__ import annotations
@@ -81,6 +86,10 @@ class PageSpool:
         )
         self.db.execute("CREATE INDEX IF NOT EXISTS pages_state ON pages(state, checked)")
         self.db.execute("CREATE TABLE IF NOT EXISTS reserved (key TEXT PRIMARY KEY, fp BLOB)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS cuts (record_id TEXT PRIMARY KEY, url TEXT NOT NULL,"
+            " warc_file TEXT NOT NULL, decision TEXT NOT NULL)"
+        )
 
     def max_checked(self) -> int:
         (value,) = self.db.execute("SELECT max(checked) FROM pages").fetchone()
@@ -145,6 +154,28 @@ class PageSpool:
     def reserved(self) -> Iterator[tuple[str, bytes]]:
         yield from self.db.execute("SELECT key, fp FROM reserved")
 
+    def add_cut(self, record_id: str, url: str, warc_file: str, decision: Decision) -> None:
+        """Journal a copy to cut out of ``warc_file`` (committed at once: autocommit)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO cuts (record_id, url, warc_file, decision) VALUES (?, ?, ?, ?)",
+            (record_id, url, warc_file, decision.to_json()),
+        )
+
+    def cuts(self) -> dict[str, dict[str, tuple[str, str]]]:
+        """warc_file -> record id -> (url, exclusion decision JSON) of journalled cuts."""
+        out: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
+        for record_id, url, warc_file, decision in self.db.execute(
+            "SELECT record_id, url, warc_file, decision FROM cuts"
+        ):
+            out[warc_file][record_id] = (url, decision)
+        return dict(out)
+
+    def clear_cuts(self, warc_file: str | None = None) -> None:
+        if warc_file is None:
+            self.db.execute("DELETE FROM cuts")
+        else:
+            self.db.execute("DELETE FROM cuts WHERE warc_file = ?", (warc_file,))
+
     def close(self) -> None:
         self.db.close()
 
@@ -165,6 +196,7 @@ class NearDuplicateGate:
         # The directory whose .open files the crash recovery is finalising (see session).
         self.recovering: Path | None = None
         self._final_done = False
+        self._final_clean = False  # the end-of-crawl pass finished every cut it began
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> NearDuplicateGate:
@@ -253,6 +285,9 @@ class NearDuplicateGate:
         self.works.add_many(items)
 
     def close(self, *args: Any, **kwargs: Any) -> None:
+        if self._final_clean and self.spool is not None:
+            # Every file is renamed and every cut done: the journal has nothing left to finish.
+            self.spool.clear_cuts()
         for part in (self.spool, self.works):
             if part is not None:
                 try:
@@ -323,7 +358,12 @@ class NearDuplicateGate:
             if matches:
                 # Pages of a file a killed run left open were not counted by this run.
                 self._exclude_late(
-                    page.url, decision, matches, page.ref.record_id, counted=self.recovering is None
+                    page.url,
+                    decision,
+                    matches,
+                    page.ref.record_id,
+                    page.ref.filename,
+                    counted=self.recovering is None,
                 )
                 vetoed.add(page.record_ids[0])
         for page in pages:
@@ -346,12 +386,54 @@ class NearDuplicateGate:
                 batch, self.works.matches(fps), strict=True
             ):
                 if matches:
-                    self._exclude_late(url, decision, matches, record_id)
+                    self._exclude_late(url, decision, matches, record_id, warc_file)
                     by_file[warc_file].append(record_id)
                 else:
                     clean.append(url)
             self.spool.checked(clean, generation)
-        return [self._rewrite(warc_dir / name, ids) for name, ids in sorted(by_file.items())]
+        rewritten = []
+        for name, ids in sorted(by_file.items()):
+            rewritten.append(self._rewrite(warc_dir / name, ids))
+            self.spool.clear_cuts(name)  # cut and its rows moved: nothing left to finish
+        self._final_clean = True
+        return rewritten
+
+    def recover_cuts(self, warc_dir: Path) -> dict[str, set[str]]:
+        """After a kill: finish the cuts the journal holds; see the module docstring.
+
+        Copies journalled in finished files are cut out now (their file's rows moved
+        to the new offsets); every journalled copy gets its ``release`` exclusion and
+        loses its ``kept`` row. Returns, per ``.open`` file (by final name), the
+        response ids its recovery must veto. The journal is cleared by
+        :meth:`cuts_recovered` once the ``.open`` files are finalised too.
+        """
+        if self.spool is None:
+            return {}
+        audit = self.session.audit
+        open_cuts: dict[str, set[str]] = {}
+        for name, cuts in sorted(self.spool.cuts().items()):
+            path = warc_dir / name
+            if path.with_name(name + ".open").exists():
+                open_cuts[name] = set(cuts)
+            elif path.exists():
+                self._rewrite(path, list(cuts))
+            for record_id, (url, decision_json) in cuts.items():
+                if audit is not None:
+                    try:
+                        decision = Decision.from_json(decision_json)
+                    except ValueError:
+                        decision = None
+                    if decision is not None and not decision.allowed:
+                        audit.record_exclusion(decision, stage=STAGE_RELEASE)
+                    drop_kept(audit, [record_id])
+                self.spool.remove(url)
+            logger.warning("tdmcrawl: finished %d interrupted cut(s) in %s", len(cuts), name)
+        return open_cuts
+
+    def cuts_recovered(self) -> None:
+        """The ``.open`` files are finalised (their vetoes cut): the journal is done."""
+        if self.spool is not None:
+            self.spool.clear_cuts()
 
     def _rewrite(self, path: Path, record_ids: list[str]) -> Path:
         if not path.exists():
@@ -377,15 +459,21 @@ class NearDuplicateGate:
         decision_json: str,
         matches: list[Any],
         record_id: str,
+        warc_file: str,
         *,
         counted: bool = True,
     ) -> None:
-        """Audit a page removed at release (stage ``release``); its ``kept`` row goes."""
+        """Audit a page removed at release (stage ``release``); its ``kept`` row goes.
+
+        The cut is journalled first: the caller rewrites the file after this returns.
+        """
         try:
             kept = Decision.from_json(decision_json)
         except ValueError:
             kept = Decision(url=url)
         decision = kept.merge(Decision(url=url, reasons=match_reasons(matches)))
+        if self.spool is not None:
+            self.spool.add_cut(record_id, url, warc_file, decision)
         self.session.record_exclusion(decision, stage=STAGE_RELEASE)
         if self.session.audit is not None:
             drop_kept(self.session.audit, [record_id])
