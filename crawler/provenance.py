@@ -74,11 +74,11 @@ def settings_snapshot(settings: Any) -> dict[str, Any]:
     return out
 
 
-def warcinfo_fields(settings: Any) -> dict[str, str]:
-    """The warcinfo body for a crawl: software, identity, the policy in force, the note."""
-    # Read from the same PolicyConfig the gates use, so the record can't misstate a switch.
+def policy_in_force(settings: Any) -> dict[str, Any]:
+    """Every policy switch of a crawl, as its warcinfo record and its manifest state them."""
+    # Read from the same PolicyConfig the gates use, so no record can misstate a switch.
     config = tds.policy_config(settings)
-    policy = {
+    return {
         "robots": True,
         "robots-ai-agents": config.ai_agents,
         "ai-agents-list-version": ai_training_tokens().version,
@@ -90,7 +90,35 @@ def warcinfo_fields(settings: Any) -> dict[str, str]:
         "ai-txt": config.ai_txt,
         "registry": bool(settings.get("TDMCRAWL_REGISTRY")),
         "fetch-reserved": tds.getbool(settings, "TDMCRAWL_FETCH_RESERVED"),
+        "token": config.token,
     }
+
+
+def registry_state(registry: Any) -> dict[str, Any] | None:
+    """What identifies the registry a run read: its location and what it held.
+
+    A registry that can state itself (``state()``, e.g. a registry service's feed
+    position) says so; a registry file is described by its path and counts.
+    """
+    if registry is None:
+        return None
+    own = getattr(registry, "state", None)
+    if callable(own):
+        return dict(own())
+    identity = tds.dedup_config().identity
+    works = sum(1 for _ in registry.content_works(config_identity=identity))
+    return {
+        "location": str(getattr(registry, "path", "")),
+        "url_rules": len(registry),
+        "work_files": works,
+        "dedup_config": identity,
+    }
+
+
+def warcinfo_fields(settings: Any) -> dict[str, str]:
+    """The warcinfo body for a crawl: software, identity, the policy in force, the note."""
+    policy = policy_in_force(settings)
+    policy.pop("token")  # stated on its own line below, as before
     dedup = dedup_snapshot(settings)
     fields = {
         "software": f"tdmcrawl/{__version__} (Scrapy/{package_version('scrapy')}; "

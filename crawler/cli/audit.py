@@ -232,10 +232,11 @@ def _show_url(db: Any, url: str, as_json: bool, directory: Path) -> None:
         )
         _reason_lines(row["decision"], click.echo)
         for cap in row["evidence_captures"]:
+            kind = f"{cap['kind']}, " if cap.get("kind") else ""
             click.echo(
                 f"  evidence capture: {cap['warc_path'] or cap['warc_file']} offset "
                 f"{cap['warc_offset']} record {cap.get('record_id') or '?'} "
-                f"({cap['linked']})"
+                f"({kind}{cap['linked']})"
             )
     for row in story["kept"]:
         click.echo(f"{url}: KEPT ({row['kept_at']}, crawl {row['crawl_id']})")

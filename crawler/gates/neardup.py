@@ -39,6 +39,7 @@ from tdmcrawl.crawler.audit.db import drop_kept, move_kept
 from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.reserved import CRAWL_PREFIX, ReservedWorks, match_reasons
 from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.crawler.warc.exclusion import STORED_HEAD_NOTE, capture_from_record
 from tdmcrawl.crawler.warc.rewrite import pending_pages, record_offsets, rewrite_without
 from tdmcrawl.dedup import Fingerprint, FingerprintError, fingerprint
 from tdmcrawl.optout.decision import Decision
@@ -76,6 +77,9 @@ class PageSpool:
         )
         self.db.execute("CREATE INDEX IF NOT EXISTS pages_state ON pages(state, checked)")
         self.db.execute("CREATE TABLE IF NOT EXISTS reserved (key TEXT PRIMARY KEY, fp BLOB)")
+        # Pages excluded as near-copies once fingerprinted (gate, release, recheck): what
+        # `tdmcrawl audit --work` matches an author's work against, beside kept pages.
+        self.db.execute("CREATE TABLE IF NOT EXISTS excluded (url TEXT PRIMARY KEY, fp BLOB)")
 
     def max_checked(self) -> int:
         (value,) = self.db.execute("SELECT max(checked) FROM pages").fetchone()
@@ -116,6 +120,22 @@ class PageSpool:
 
     def remove(self, url: str) -> None:
         self.db.execute("DELETE FROM pages WHERE url = ?", (url,))
+
+    def add_excluded(self, url: str, fp: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO excluded (url, fp) VALUES (?, ?)", (url, fp))
+
+    def exclude(self, url: str) -> None:
+        """A spooled page removed after all: its fingerprint moves to ``excluded``."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "INSERT OR REPLACE INTO excluded (url, fp) SELECT url, fp FROM pages WHERE url = ?",
+                (url,),
+            )
+            self.db.execute("DELETE FROM pages WHERE url = ?", (url,))
+
+    def excluded(self) -> Iterator[tuple[str, bytes]]:
+        yield from self.db.execute("SELECT url, fp FROM excluded")
 
     def released_unchecked(
         self, generation: int, batch: int = BATCH
@@ -269,7 +289,9 @@ class NearDuplicateGate:
         (matches,) = self.works.matches([fp])
         if matches:
             decision = item.decision.merge(Decision(url=item.url, reasons=match_reasons(matches)))
-            self.session.record_exclusion(decision, stage=STAGE_GATE)
+            evidence = self.session.record_page_evidence(item.capture, decision, stage=STAGE_GATE)
+            self.session.record_exclusion(decision, stage=STAGE_GATE, evidence=evidence)
+            self.spool.add_excluded(item.url, fp.to_bytes())
             raise DropItem(f"near-duplicate of {matches[0].key}", log_level="DEBUG")
         self.spool.put(item.url, fp.to_bytes(), item.decision, generation)
         return item
@@ -295,7 +317,12 @@ class NearDuplicateGate:
             if matches:
                 # Pages of a file a killed run left open were not counted by this run.
                 self._exclude_late(
-                    page.url, decision, matches, page.ref.record_id, counted=self.recovering is None
+                    page.url,
+                    decision,
+                    matches,
+                    page.ref.record_id,
+                    counted=self.recovering is None,
+                    source=(path, page.ref.offset),
                 )
                 vetoed.add(page.record_ids[0])
         for page in pages:
@@ -311,6 +338,7 @@ class NearDuplicateGate:
         self._final_done = True
         generation = self.works.generation
         by_file: dict[str, list[str]] = defaultdict(list)
+        offsets: dict[str, dict[str, int]] = {}
         for batch in self.spool.released_unchecked(generation):
             fps = _fingerprints(row[1] for row in batch)
             clean = []
@@ -318,7 +346,12 @@ class NearDuplicateGate:
                 batch, self.works.matches(fps), strict=True
             ):
                 if matches:
-                    self._exclude_late(url, decision, matches, record_id)
+                    path = warc_dir / warc_file
+                    if warc_file not in offsets:
+                        offsets[warc_file] = record_offsets(path) if path.exists() else {}
+                    offset = offsets[warc_file].get(record_id)
+                    source = (path, offset) if offset is not None else None
+                    self._exclude_late(url, decision, matches, record_id, source=source)
                     by_file[warc_file].append(record_id)
                 else:
                     clean.append(url)
@@ -351,14 +384,26 @@ class NearDuplicateGate:
         record_id: str,
         *,
         counted: bool = True,
+        source: tuple[Path, int] | None = None,
     ) -> None:
-        """Audit a page removed at release (stage ``release``); its ``kept`` row goes."""
+        """Audit a page removed at release (stage ``release``); its ``kept`` row goes.
+        ``source``: where its response record is, so its head joins the evidence."""
         try:
             kept = Decision.from_json(decision_json)
         except ValueError:
             kept = Decision(url=url)
         decision = kept.merge(Decision(url=url, reasons=match_reasons(matches)))
-        self.session.record_exclusion(decision, stage=STAGE_RELEASE)
+        evidence = None
+        if source is not None:
+            try:
+                capture = capture_from_record(*source)
+            except Exception:  # evidence is best effort; the removal is what must happen
+                logger.exception("tdmcrawl: cannot read the record of %s for evidence", url)
+            else:
+                evidence = self.session.record_page_evidence(
+                    capture, decision, stage=STAGE_RELEASE, note=STORED_HEAD_NOTE
+                )
+        self.session.record_exclusion(decision, stage=STAGE_RELEASE, evidence=evidence)
         if self.session.audit is not None:
             drop_kept(self.session.audit, [record_id])
         if counted:
@@ -368,7 +413,7 @@ class NearDuplicateGate:
             if self.stats is not None:
                 self.stats.inc_value("tdmcrawl/kept", -1)
         if self.spool is not None:
-            self.spool.remove(url)
+            self.spool.exclude(url)
         self._stat("released_copies")
 
     def _stat(self, key: str, value: int = 1, *, set_value: bool = False) -> None:
