@@ -74,10 +74,9 @@ def settings_snapshot(settings: Any) -> dict[str, Any]:
     return out
 
 
-def policy_in_force(settings: Any) -> dict[str, Any]:
-    """Every policy switch of a crawl, as its warcinfo record and its manifest state them."""
-    # Read from the same PolicyConfig the gates use, so no record can misstate a switch.
-    config = tds.policy_config(settings)
+def policy_statement(config: Any, *, registry: bool, **more: Any) -> dict[str, Any]:
+    """Every switch of an ``optout.PolicyConfig``, in the words warcinfo, the manifest and
+    the audit report use (``more``: what a command adds, e.g. ``fetch-reserved``)."""
     return {
         "robots": True,
         "robots-ai-agents": config.ai_agents,
@@ -88,10 +87,23 @@ def policy_in_force(settings: Any) -> dict[str, Any]:
         "tdmrep": config.tdmrep,
         "noai": config.noai,
         "ai-txt": config.ai_txt,
-        "registry": bool(settings.get("TDMCRAWL_REGISTRY")),
-        "fetch-reserved": tds.getbool(settings, "TDMCRAWL_FETCH_RESERVED"),
+        "registry": registry,
+        **more,
         "token": config.token,
     }
+
+
+def policy_in_force(settings: Any) -> dict[str, Any]:
+    """Every policy switch of a crawl, as its warcinfo record and its manifest state them."""
+    # Read from the same PolicyConfig the gates use, so no record can misstate a switch.
+    return policy_statement(
+        tds.policy_config(settings),
+        registry=bool(settings.get("TDMCRAWL_REGISTRY")),
+        **{
+            "fetch-reserved": tds.getbool(settings, "TDMCRAWL_FETCH_RESERVED"),
+            "near-duplicates": tds.getbool(settings, "TDMCRAWL_DEDUP"),
+        },
+    )
 
 
 def registry_state(registry: Any) -> dict[str, Any] | None:
@@ -118,7 +130,8 @@ def registry_state(registry: Any) -> dict[str, Any] | None:
 def warcinfo_fields(settings: Any) -> dict[str, str]:
     """The warcinfo body for a crawl: software, identity, the policy in force, the note."""
     policy = policy_in_force(settings)
-    policy.pop("token")  # stated on its own line below, as before
+    for stated_elsewhere in ("token", "near-duplicates"):  # their own lines below
+        policy.pop(stated_elsewhere)
     dedup = dedup_snapshot(settings)
     fields = {
         "software": f"tdmcrawl/{__version__} (Scrapy/{package_version('scrapy')}; "

@@ -243,6 +243,8 @@ class CrawlSession:
         """DIR/manifest.json (and its signature) for a crawl that wrote WARC and audit."""
         if not (self.output_enabled and self.audit is not None):
             return
+        if not tdm_settings.getbool(self.settings, "TDMCRAWL_MANIFEST"):
+            return
         self.manifest = finish_corpus(
             self.out_dir,
             kind="crawl",

@@ -27,6 +27,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "TDMCRAWL_WARC_MAX_SIZE": (1_000_000_000, "Rotate WARC files at this size in bytes."),
     "TDMCRAWL_CRAWL_ID": (None, "Crawl id in the audit (set by --resume to continue a crawl)."),
     "TDMCRAWL_RESUME": (False, "Continuing a crawl: URLs kept before are not written again."),
+    "TDMCRAWL_MANIFEST": (
+        True,
+        "Write DIR/manifest.json when the crawl ends (`recheck` writes its own).",
+    ),
     "TDMCRAWL_SIGN_KEY": (
         None,
         "Ed25519 private key (`tdmcrawl keygen`) that signs DIR/manifest.json.",

@@ -19,6 +19,7 @@ from tdmcrawl.crawler.cli.options import (
     read_seeds,
     registry_option,
     setting_overrides,
+    sign_key_option,
     settings_option,
     user_agent_option,
 )
@@ -30,6 +31,7 @@ from tdmcrawl.crawler.errors import (
     UsageError,
 )
 from tdmcrawl.crawler.frontier import cli_options
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.progress import summary_table
 from tdmcrawl.crawler.run import (
     STATE_FILE,
@@ -80,6 +82,7 @@ LOG_NAME = "tdmcrawl.log"
 @product_token_option
 @user_agent_option
 @click.option("--contact", help="Contact URL put in the User-Agent.")
+@sign_key_option
 @settings_option
 @click.option(
     "--progress",
@@ -103,6 +106,7 @@ def crawl(
     token: str | None,
     user_agent: str | None,
     contact: str | None,
+    sign_key: Path | None,
     overrides: tuple[str, ...],
     progress_interval: float,
     as_json: bool,
@@ -122,6 +126,11 @@ def crawl(
         raise click.UsageError(str(exc)) from exc
     extra = setting_overrides(overrides)
     check_urls(seeds, "URLS")
+    if sign_key:
+        try:
+            load_private_key(sign_key)  # a key that cannot be used stops here, not at the end
+        except UsageError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sign-key") from exc
     if resume and not seeds:
         seeds = list(load_state(out_dir).get("seeds", []))
     if not seeds:
@@ -152,6 +161,7 @@ def crawl(
         "TDMCRAWL_TOKEN": token,
         "TDMCRAWL_USER_AGENT": user_agent,
         "TDMCRAWL_CONTACT": contact,
+        "TDMCRAWL_SIGN_KEY": str(sign_key) if sign_key else None,
         "TDMCRAWL_PROGRESS_INTERVAL": progress_interval,
     }
     session = run_crawl(options, extra, out_dir, seeds)
@@ -196,6 +206,7 @@ def report(session: Any, out_dir: Path, *, as_json: bool) -> None:
                 "warc_files": warcs,
                 "evidence_files": evidence,
                 "audit": str(audit),
+                "manifest": str(out_dir / "manifest.json"),
                 "log": str(out_dir / LOG_NAME),
             }
         )
@@ -207,5 +218,6 @@ def report(session: Any, out_dir: Path, *, as_json: bool) -> None:
         click.echo(f"  {path}")
     click.echo(f"evidence ({len(evidence)}):     {out_dir / 'evidence'}/")
     click.echo(f"audit:            {audit}")
+    click.echo(f"manifest:         {out_dir / 'manifest.json'}")
     click.echo(f"log:              {out_dir / LOG_NAME}")
     click.echo(f"explain a URL:    tdmcrawl audit {out_dir}")

@@ -16,7 +16,9 @@ from tdmcrawl.crawler.cli.options import (
     json_option,
     product_token_option,
     registry_option,
+    sign_key_option,
 )
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.filter import FilterOptions, FilterResult, filter_warc_files
 from tdmcrawl.crawler.warc.records import DEFAULT_MAX_SIZE
 from tdmcrawl.optout.policy import PolicyConfig
@@ -63,6 +65,7 @@ from tdmcrawl.optout.policy import PolicyConfig
     show_default=True,
     help="Rotate output files at this many bytes.",
 )
+@sign_key_option
 @json_option
 def filter_warcs(
     inputs: tuple[Path, ...],
@@ -74,6 +77,7 @@ def filter_warcs(
     token: str | None,
     no_ai_agents: bool,
     max_size: int,
+    sign_key: Path | None,
     as_json: bool,
 ) -> None:
     """Copy the records of existing WARC files that no opt-out reserves.
@@ -94,7 +98,10 @@ def filter_warcs(
         require_robots=require_robots,
         near_duplicates=not no_near_duplicates,
         max_size=max_size,
+        sign_key=sign_key,
     )
+    if sign_key:
+        load_private_key(sign_key)  # a key that cannot be used stops here, before any work
     try:
         result = filter_warc_files(inputs, out_dir, evidence=evidence, options=options, warn=_warn)
     except OSError as exc:
@@ -121,4 +128,7 @@ def summary(result: FilterResult) -> str:
     lines = [f"{name:<{width}}  {value:>{number}}" for name, value in rows]
     lines += [f"note: {note}" for note in result.notes]
     lines += [f"wrote {path}" for path in result.files]
+    if result.files:
+        manifest = Path(result.files[0]).parent.parent / "manifest.json"
+        lines.append(f"wrote {manifest}")
     return "\n".join(lines)
