@@ -124,7 +124,9 @@ def file_entries(directory: Path, sub: str) -> list[FileEntry]:
 def kept_records(directory: Path, db: Any) -> Iterator[ManifestRecord]:
     """The audit's kept rows as manifest records, their digests read from the WARC files
     (one record header each, in file and offset order)."""
-    rows = db.execute("SELECT url, record_id, warc_file, warc_offset FROM kept ORDER BY warc_file, warc_offset")
+    rows = db.execute(
+        "SELECT url, record_id, warc_file, warc_offset FROM kept ORDER BY warc_file, warc_offset"
+    )
     for url, record_id, warc_file, offset in rows:
         path = directory / "warc" / warc_file
         try:
@@ -163,7 +165,9 @@ def write_manifest(
                     out.write(",\n")
                 out.write(_dumps(item))
                 first = False
-            out.write("\n]" + ("}\n" if name == "records" else ",\n"))
+            if not first:
+                out.write("\n")
+            out.write("]" + ("}\n" if name == "records" else ",\n"))
         out.flush()
         os.fsync(out.fileno())
     os.replace(temporary, target)

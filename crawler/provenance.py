@@ -28,6 +28,13 @@ FILTER_NOTE = (
 )
 
 
+RECHECK_NOTE = (
+    "Records copied byte for byte from the WARC file named in tdmcrawl-recheck-of by "
+    "tdmcrawl recheck; pages reserved for AI training by today's opt-outs (and the records "
+    "tied to them) removed."
+)
+
+
 def package_version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -167,4 +174,13 @@ def filter_warcinfo_fields(
     }
     if near_duplicates:
         fields["tdmcrawl-near-duplicate"] = tds.dedup_config().identity
+    return fields
+
+
+def recheck_warcinfo_fields(settings: Any, parent: Path) -> dict[str, str]:
+    """The warcinfo body of the files ``tdmcrawl recheck`` rewrites."""
+    fields = warcinfo_fields(settings)
+    fields["software"] = fields["software"].replace("tdmcrawl/", "tdmcrawl recheck/", 1)
+    fields["description"] = RECHECK_NOTE
+    fields["tdmcrawl-recheck-parent"] = str(parent)
     return fields

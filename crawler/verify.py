@@ -19,6 +19,7 @@ corpus of millions of records is checked in bounded memory.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import tempfile
 import zlib
@@ -97,10 +98,8 @@ def verify_corpus(
     directory = Path(directory)
     report = VerifyReport(str(directory))
     checker = _Checker(directory, report, max(1, limit))
-    try:
+    with contextlib.suppress(_Enough):  # enough discrepancies collected
         checker.run(public_key)
-    except _Enough:
-        pass
     return report
 
 
@@ -277,13 +276,17 @@ class _Checker:
             " ON m.file = k.file AND m.offset = k.offset AND m.record_id = k.record_id"
             " WHERE m.record_id IS NULL ORDER BY k.file, k.offset"
         ):
-            self.add(f"audit kept row {url}", f"{file} offset {offset} {record_id}: not in the manifest")
+            self.add(
+                f"audit kept row {url}", f"{file} offset {offset} {record_id}: not in the manifest"
+            )
         for file, offset, record_id, url in db.execute(
             "SELECT m.file, m.offset, m.record_id, m.url FROM m LEFT JOIN k"
             " ON m.file = k.file AND m.offset = k.offset AND m.record_id = k.record_id"
             " WHERE k.record_id IS NULL ORDER BY m.file, m.offset"
         ):
-            self.add(f"{file} offset {offset}", f"manifest record {record_id} ({url}) has no kept row")
+            self.add(
+                f"{file} offset {offset}", f"manifest record {record_id} ({url}) has no kept row"
+            )
         marks = ",".join("?" * len(PAGE_TYPES))
         for file, offset, rec_type, uri in db.execute(
             f"SELECT w.file, w.offset, w.type, w.uri FROM w WHERE w.type IN ({marks})"
@@ -316,12 +319,22 @@ class _Checker:
             self.add(f"{file} offset {offset}", f"{rec_type} record of the excluded URL {url}")
 
     def _manifest_against_warc(self, db: sqlite3.Connection) -> Iterator[tuple[str, str]]:
-        for file, offset, record_id, url, uri, digest, w_id, w_type, w_uri, header, computed in (
-            db.execute(
-                "SELECT m.file, m.offset, m.record_id, m.url, m.uri, m.digest, w.record_id,"
-                " w.type, w.uri, w.digest_header, w.digest FROM m LEFT JOIN w"
-                " ON w.file = m.file AND w.offset = m.offset ORDER BY m.file, m.offset"
-            )
+        for (
+            file,
+            offset,
+            record_id,
+            url,
+            uri,
+            digest,
+            w_id,
+            w_type,
+            w_uri,
+            header,
+            computed,
+        ) in db.execute(
+            "SELECT m.file, m.offset, m.record_id, m.url, m.uri, m.digest, w.record_id,"
+            " w.type, w.uri, w.digest_header, w.digest FROM m LEFT JOIN w"
+            " ON w.file = m.file AND w.offset = m.offset ORDER BY m.file, m.offset"
         ):
             where = f"{file} offset {offset}"
             if w_id is None:

@@ -24,9 +24,9 @@ def registry_entry_ids(decision: Decision) -> list[str]:
     """The registry entry ids a decision's reasons name, in order, once each."""
     out: list[str] = []
     for reason in decision.reasons:
-        if reason.code.value in REGISTRY_CODES and reason.matched_work:
-            if reason.matched_work not in out:
-                out.append(reason.matched_work)
+        matched = reason.matched_work
+        if reason.code.value in REGISTRY_CODES and matched and matched not in out:
+            out.append(matched)
     return out
 
 

@@ -225,9 +225,7 @@ def _deciding_capture(db: Database, row: dict[str, Any]) -> list[dict[str, Any]]
                 [row["evidence_warc"], row["evidence_offset"]],
             ).fetchone()
             record_id = found[0] if found else None
-        kind = db.execute(
-            "SELECT kind FROM evidence WHERE record_id = ?", [record_id]
-        ).fetchone()
+        kind = db.execute("SELECT kind FROM evidence WHERE record_id = ?", [record_id]).fetchone()
         return [
             {
                 "warc_file": row["evidence_warc"],

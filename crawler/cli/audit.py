@@ -22,7 +22,10 @@ from tdmcrawl.crawler.audit.merge import merge as merge_databases
 from tdmcrawl.crawler.audit.queries import explain, locate_warcs, summary
 from tdmcrawl.crawler.audit.report import write_report
 from tdmcrawl.crawler.audit.serve import prepare
-from tdmcrawl.crawler.cli.options import echo_json, json_option
+from tdmcrawl.crawler.audit.works import author_exclusions, find_work
+from tdmcrawl.crawler.cli.options import echo_json, json_option, registry_option
+from tdmcrawl.crawler.verify import verify_corpus
+from tdmcrawl.registry.i18n import LANGUAGES
 
 BY_CHOICES = ("reason", "domain", "source", "day")
 
@@ -90,6 +93,29 @@ def audit() -> None:
     show_default=True,
     help="With --html: rows in the report's URL table.",
 )
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="With --html: the report's language (Kazakh, Russian, English).",
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="With --html: do not check the corpus against its manifest for the report.",
+)
+@click.option(
+    "--work",
+    "work_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Is this work in the corpus? Kept and excluded copies of the file (repeatable).",
+)
+@click.option("--author", help="The registry exclusions of this author's entries.")
+@registry_option(
+    "With --author: also look the author's entries up in this registry.", dest="registry"
+)
 @json_option
 def show(
     directory: Path,
@@ -101,23 +127,40 @@ def show(
     domain: str | None,
     html_path: Path | None,
     max_rows: int,
+    lang: str,
+    no_verify: bool,
+    work_files: tuple[Path, ...],
+    author: str | None,
+    registry: Path | None,
     as_json: bool,
 ) -> None:
-    """Summarise DIR/audit.sqlite, explain a URL (--url), export (--export) or report (--html).
+    """Summarise DIR/audit.sqlite, explain a URL (--url), export (--export), report
+    (--html), find a work's copies (--work) or an author's exclusions (--author).
 
     Example:
 
+    \b
         tdmcrawl audit out/ --by domain --json
+        tdmcrawl audit out/ --work my-novel.txt
+        tdmcrawl audit out/ --html report.html --lang kk
     """
     modes = [
         name
-        for name, value in (("--url", url), ("--export", export_format), ("--html", html_path))
+        for name, value in (
+            ("--url", url),
+            ("--export", export_format),
+            ("--html", html_path),
+            ("--work", work_files),
+            ("--author", author),
+        )
         if value
     ]
     if len(modes) > 1:
         raise click.UsageError(f"{' and '.join(modes)} cannot be combined")
     if (reason or domain) and not export_format:
         raise click.UsageError("--reason and --domain filter an --export")
+    if registry and not author:
+        raise click.UsageError("--registry looks entries up for --author")
     db = open_database(directory)
     try:
         if url:
@@ -125,7 +168,11 @@ def show(
         elif export_format:
             _export(db, export_format, reason, domain)
         elif html_path:
-            _html(db, html_path, max_rows, as_json)
+            _html(db, html_path, max_rows, as_json, directory, lang, not no_verify)
+        elif work_files:
+            _work(db, directory, list(work_files), as_json)
+        elif author:
+            _author(db, author, registry, as_json)
         else:
             _summary(db, by, top, as_json)
     finally:
@@ -282,12 +329,64 @@ def _export(db: Any, fmt: str, reason: str | None, domain: str | None) -> None:
         pass
 
 
-def _html(db: Any, path: Path, max_rows: int, as_json: bool) -> None:
+def _html(
+    db: Any, path: Path, max_rows: int, as_json: bool, directory: Path, lang: str, check: bool
+) -> None:
+    base = directory if directory.is_dir() else directory.parent
+    verified = verify_corpus(base) if check else None
     try:
-        figures = write_report(db, path, max_rows=max_rows)
+        figures = write_report(
+            db, path, max_rows=max_rows, lang=lang, directory=base, verified=verified
+        )
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         echo_json({"html": str(path), **figures})
     else:
         click.echo(f"wrote {path}: {figures['excluded']} exclusions, {figures['kept']} kept")
+
+
+def _work(db: Any, directory: Path, files: list[Path], as_json: bool) -> None:
+    base = directory if directory.is_dir() else directory.parent
+    answer = find_work(db, base, files)
+    if as_json:
+        echo_json(answer)
+        return
+    click.echo(f"checked {answer['pages_checked']} page fingerprints of {base}")
+    for work in answer["works"]:
+        name = work["file"]
+        kept = [c for c in answer["kept_copies"] if c["work"] == name]
+        excluded = [c for c in answer["excluded_copies"] if c["work"] == name]
+        click.echo(f"{name}: {len(kept)} kept copies, {len(excluded)} excluded copies")
+        for copy in kept:
+            click.echo(
+                f"  KEPT      {copy['url']} (similarity {copy['similarity']}): "
+                f"warc/{copy['warc_file']} offset {copy['warc_offset']} {copy['record_id']}"
+            )
+        for copy in excluded:
+            click.echo(
+                f"  EXCLUDED  {copy['url']} (similarity {copy['similarity']}): "
+                f"{copy['reason']} at {copy['stage']}, {copy['decided_at']}"
+            )
+    for note in answer["notes"]:
+        click.echo(f"note: {note}")
+
+
+def _author(db: Any, author: str, registry: Path | None, as_json: bool) -> None:
+    answer = author_exclusions(db, author, registry)
+    if as_json:
+        echo_json(answer)
+        return
+    click.echo(
+        f"{author}: {len(answer['entries'])} registry entries, "
+        f"{len(answer['exclusions'])} exclusions"
+    )
+    for entry in answer["entries"]:
+        title = f" «{entry['title']}»" if entry["title"] else ""
+        click.echo(f"  entry {entry['entry_id']} ({entry['kind']}){title}")
+    for row in answer["exclusions"]:
+        title = f" «{row['title']}»" if row["title"] else ""
+        click.echo(
+            f"  {row['url']}: {row['reason']} at {row['stage']} ({row['decided_at']}), "
+            f"entry {row['entry_id']} by {row['author']}{title}"
+        )

@@ -19,8 +19,8 @@ from tdmcrawl.crawler.cli.options import (
     read_seeds,
     registry_option,
     setting_overrides,
-    sign_key_option,
     settings_option,
+    sign_key_option,
     user_agent_option,
 )
 from tdmcrawl.crawler.errors import (
@@ -31,7 +31,6 @@ from tdmcrawl.crawler.errors import (
     UsageError,
 )
 from tdmcrawl.crawler.frontier import cli_options
-from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.progress import summary_table
 from tdmcrawl.crawler.run import (
     STATE_FILE,
@@ -42,6 +41,7 @@ from tdmcrawl.crawler.run import (
     run_command,
     save_state,
 )
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.spider import SCOPES, TdmcrawlSpider
 
 LOG_NAME = "tdmcrawl.log"

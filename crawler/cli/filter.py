@@ -18,8 +18,8 @@ from tdmcrawl.crawler.cli.options import (
     registry_option,
     sign_key_option,
 )
-from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.filter import FilterOptions, FilterResult, filter_warc_files
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.warc.records import DEFAULT_MAX_SIZE
 from tdmcrawl.optout.policy import PolicyConfig
 

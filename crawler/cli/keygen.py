@@ -27,7 +27,9 @@ def keygen(key: Path, as_json: bool) -> None:
     private, public = generate_keypair(key)
     fingerprint = key_fingerprint(load_public_key(public))
     if as_json:
-        echo_json({"private_key": str(private), "public_key": str(public), "fingerprint": fingerprint})
+        echo_json(
+            {"private_key": str(private), "public_key": str(public), "fingerprint": fingerprint}
+        )
         return
     click.echo(f"private key: {private} (keep it secret)")
     click.echo(f"public key:  {public}")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tdmcrawl.crawler.audit.db import AuditLog
+from tdmcrawl.crawler.audit.entries import EntryRecorder
 from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter.copy import copy_kept, open_writer
 from tdmcrawl.crawler.filter.decide import Decider
@@ -34,13 +35,12 @@ from tdmcrawl.crawler.filter.origins import (
     collect_origins,
 )
 from tdmcrawl.crawler.filter.read import RecordEntry, expand_paths, iter_records, member_complete
-from tdmcrawl.crawler.audit.entries import EntryRecorder
 from tdmcrawl.crawler.manifest import finish_corpus
 from tdmcrawl.crawler.provenance import policy_statement, registry_state, versions
 from tdmcrawl.crawler.settings import dedup_config
 from tdmcrawl.crawler.signing import load_private_key
-from tdmcrawl.registry import RegistryReader
 from tdmcrawl.optout.decision import Decision
+from tdmcrawl.registry import RegistryReader
 
 
 def filter_warc_files(

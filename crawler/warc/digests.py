@@ -84,7 +84,7 @@ class RecordInfo:
 
 def payload_digest_of(record: Any) -> str:
     """``sha1:`` digest of a record's payload as stored, streamed (the record is consumed)."""
-    hasher = hashlib.sha1()  # noqa: S324 - WARC's payload digest algorithm, not a security use
+    hasher = hashlib.sha1()
     stream = record.raw_stream
     while chunk := stream.read(CHUNK):
         hasher.update(chunk)

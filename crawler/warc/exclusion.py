@@ -88,7 +88,7 @@ def exclusion_records(
         "WARC-Tdmcrawl-Stage": stage,
         "WARC-Tdmcrawl-Body": (
             f"{BODY_NOT_STORED}; {len(received)} bytes as received, "
-            f"{sha1_base32(hashlib.sha1(received))}"  # noqa: S324 - a WARC-style digest
+            f"{sha1_base32(hashlib.sha1(received))}"
         ),
     }
     if note:
@@ -129,7 +129,6 @@ def exclusion_records(
         factory.metadata(url, decision, date=date, concurrent_to=head_id, warcinfo_id=warcinfo_id)
     )
     return records
-
 
 
 STORED_HEAD_NOTE = "as stored in the corpus record (Transfer-Encoding normalised, see warcinfo)"

@@ -238,7 +238,6 @@ class RecordFactory:
             warc_headers_dict=headers,
         )
 
-
     def metadata_block(
         self,
         url: str,
