@@ -57,6 +57,7 @@ def recheck_corpus(
     sign_key = load_private_key(options.sign_key) if options.sign_key else None
     out_dir.mkdir(parents=True, exist_ok=True)
     scratch = out_dir / SCRATCH
+    scratch.mkdir()
     result = RecheckResult(parent=str(parent_dir), out=str(out_dir))
     parent = ParentCorpus(parent_dir, out_dir / DB_FILENAME, scratch / SPOOL_NAME)
     spool: PageSpool | None = None
