@@ -27,6 +27,7 @@ import logging
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -396,7 +397,8 @@ class NearDuplicateGate:
         evidence = None
         if source is not None:
             try:
-                capture = capture_from_record(*source)
+                # The audit's spelling of the URL (the record holds its RFC 3986 form).
+                capture = replace(capture_from_record(*source), url=url)
             except Exception:  # evidence is best effort; the removal is what must happen
                 logger.exception("tdmcrawl: cannot read the record of %s for evidence", url)
             else:

@@ -126,7 +126,8 @@ def test_glossary_explains_every_reason_code_of_the_design(
     report = _report(demo, tmp_path / "r.html", "--lang", "ru")
     browser.navigate(report.as_uri())
     codes = browser.evaluate(
-        "Array.from(document.querySelectorAll('#glossary tbody tr td.code')).map(e => e.textContent)"
+        "Array.from(document.querySelectorAll('#glossary tbody tr td.code'))"
+        ".map(e => e.textContent)"
     )
     design = paths.DESIGN
     expected = (
@@ -152,7 +153,8 @@ def test_charts_have_whole_number_axes(small_db: Path, browser: Browser, tmp_pat
         ("chart-by-domain", "xtick"),
     ):
         ticks = browser.evaluate(
-            f"Array.from(document.querySelectorAll('#{chart} .{axis} text')).map(t => t.textContent)"
+            f"Array.from(document.querySelectorAll('#{chart} .{axis} text'))"
+            ".map(t => t.textContent)"
         )
         assert ticks, chart
         assert all(re.fullmatch(r"\d+", t.replace(",", "").replace("\u2009", "")) for t in ticks), (
@@ -165,7 +167,8 @@ def test_hosts_are_shown_with_their_port(copies_db: Path, browser: Browser, tmp_
     report = _report(copies_db, tmp_path / "r.html", "--no-verify")
     browser.navigate(report.as_uri())
     hosts = browser.evaluate(
-        "Array.from(document.querySelectorAll('#chart-by-domain .ytick text')).map(t => t.textContent)"
+        "Array.from(document.querySelectorAll('#chart-by-domain .ytick text'))"
+        ".map(t => t.textContent)"
     )
     assert set(hosts) == {"көшірме.kz:8080", "әдебиет.kz:8443"}
 
@@ -217,7 +220,8 @@ def test_table_never_breaks_a_word(copies_db: Path, browser: Browser, tmp_path: 
                 while (at !== -1) {{
                   const range = document.createRange();
                   range.setStart(node, at); range.setEnd(node, at + word.length);
-                  out.push(new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size);
+                  const tops = Array.from(range.getClientRects()).map(r => Math.round(r.top));
+                  out.push(new Set(tops).size);
                   at = node.textContent.indexOf(word, at + 1);
                 }}
               }}

@@ -201,7 +201,8 @@ def test_each_removal_has_its_evidence(story: Story) -> None:
     def row(key: str) -> tuple:
         (found,) = _rows(
             story.v2,
-            "SELECT evidence_warc, evidence_offset, evidence_record_id, matched_work FROM exclusions"
+            "SELECT evidence_warc, evidence_offset, evidence_record_id, matched_work"
+            " FROM exclusions"
             " WHERE url = ? AND stage = 'recheck'",
             story.url(key),
         )
