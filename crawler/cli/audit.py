@@ -56,7 +56,7 @@ def audit() -> None:
 
 
 @audit.command()
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--by",
     type=click.Choice(BY_CHOICES),
@@ -110,7 +110,8 @@ def audit() -> None:
     "work_files",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Is this work in the corpus? Kept and excluded copies of the file (repeatable).",
+    help="Is this work in the corpus? Kept and excluded copies of FILE (more files may "
+    "follow DIR: `audit DIR --work a.txt b.html`).",
 )
 @click.option("--author", help="The registry exclusions of this author's entries.")
 @registry_option(
@@ -118,7 +119,7 @@ def audit() -> None:
 )
 @json_option
 def show(
-    directory: Path,
+    paths: tuple[Path, ...],
     by: str,
     top: int,
     url: str | None,
@@ -144,6 +145,10 @@ def show(
         tdmcrawl audit out/ --work my-novel.txt
         tdmcrawl audit out/ --html report.html --lang kk
     """
+    directory, *more_works = paths
+    if more_works and not work_files:
+        raise click.UsageError("one DIR only (files after DIR are works for --work)")
+    work_files = (*work_files, *more_works)
     modes = [
         name
         for name, value in (

@@ -371,6 +371,15 @@ def test_audit_work_finds_the_excluded_copy_and_no_kept_copy(story: Story) -> No
     assert answer["kept_copies"] == []
     copies = {(c["url"], c["reason"], c["stage"]) for c in answer["excluded_copies"]}
     assert (story.url("blog/c.html"), "registry-content", "recheck") in copies
+    # A work that is in the corpus, given after DIR: its kept copy with its WARC location.
+    other = story.tmp / "kept-work.txt"
+    other.write_text(story.web.texts["blog/d.html"], encoding="utf-8")
+    both = _json(
+        tdmcrawl("audit", str(story.v2), str(other), "--work", str(story.work), "--json")
+    )
+    (kept,) = both["kept_copies"]
+    assert kept["url"] == story.url("blog/d.html") and kept["work"] == str(other)
+    assert (story.v2 / "warc" / kept["warc_file"]).is_file()
     # In the crawl's own output the same page was kept: the answer says where.
     before = _json(tdmcrawl("audit", str(story.v1), "--work", str(story.work), "--json"))
     (kept,) = before["kept_copies"]
