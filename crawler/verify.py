@@ -268,6 +268,7 @@ class _Checker:
         db.execute("CREATE INDEX w_place ON w(file, offset)")
         db.execute("CREATE INDEX w_id ON w(record_id)")
         db.execute("CREATE INDEX w_uri ON w(uri)")
+        db.execute("CREATE INDEX wl_id ON wl(record_id)")
         self.report.warc_records = db.execute("SELECT count(*) FROM w").fetchone()[0]
         for where, what in self._manifest_against_warc(db):
             self.add(where, what)

@@ -86,9 +86,9 @@ class RecheckDecider:
         origins = self.parent.origins()
         self.result.origins = len(origins)
         await self._fetch_origins(gate, origins)
-        still_kept = self._prefetch_decisions()
+        self._prefetch_decisions()
         if self.options.pages:
-            await self._reread_pages(still_kept)
+            await self._reread_pages()
         self._near_duplicates()
         self._no_longer_reserved()
 
@@ -108,21 +108,16 @@ class RecheckDecider:
 
     # -- 2. today's pre-fetch decision on every kept page
 
-    def _prefetch_decisions(self) -> list[KeptPage]:
-        still: list[KeptPage] = []
+    def _prefetch_decisions(self) -> None:
         for page in self.parent.kept_pages():
             self.result.kept_before += 1
             origin = Origin.of(page.url)
             entry = self.entries.get(origin) if origin else None
             if entry is None:
-                still.append(page)  # not an http(s) page: no origin signal to read again
-                continue
+                continue  # not an http(s) page: no origin signal to read again
             decision = self._with_registry(evaluate(page.url, entry.signals, None, self.policy))
-            if decision.allowed:
-                still.append(page)
-            else:
+            if not decision.allowed:
                 self._remove(page, decision, evidence_for(decision, entry))
-        return still
 
     @property
     def policy(self) -> Any:
@@ -139,10 +134,22 @@ class RecheckDecider:
 
     # -- 3. --pages: the pages' own signals, read again
 
-    async def _reread_pages(self, pages: list[KeptPage]) -> None:
+    async def _reread_pages(self) -> None:
+        """Every page still kept, a window of requests at a time (the pages are streamed
+        from the audit, never all in memory)."""
         window = max(1, 2 * int(self.crawler.settings.getint("CONCURRENT_REQUESTS", 16)))
-        for start in range(0, len(pages), window):
-            batch = pages[start : start + window]
+        batch: list[KeptPage] = []
+        for page in self.parent.kept_pages():
+            if page.record_id in self.result.removed or Origin.of(page.url) is None:
+                continue
+            batch.append(page)
+            if len(batch) >= window:
+                await self._reread_batch(batch)
+                batch = []
+        await self._reread_batch(batch)
+
+    async def _reread_batch(self, batch: list[KeptPage]) -> None:
+        if batch:
             await maybe_deferred_to_future(
                 DeferredList([deferred_from_coro(self._reread(p)) for p in batch])
             )
