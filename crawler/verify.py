@@ -209,10 +209,12 @@ class _Checker:
                 "INSERT INTO k SELECT 'warc/' || warc_file, warc_offset, record_id, url,"
                 " target_uri(url) FROM audit.kept"
             )
-            db.execute(
-                "INSERT OR IGNORE INTO x SELECT target_uri(url), min(url) FROM audit.exclusions"
-                " GROUP BY url"
-            )
+            # A URL as audited and as WARC-Target-URI spells it (RFC 3986): either may be there.
+            for form in ("target_uri(url)", "url"):
+                db.execute(
+                    f"INSERT OR IGNORE INTO x SELECT {form}, min(url) FROM audit.exclusions"
+                    " GROUP BY url"
+                )
             db.execute(
                 "INSERT OR IGNORE INTO ev SELECT record_id, target_uri(url) FROM audit.evidence"
             )
@@ -223,6 +225,7 @@ class _Checker:
             "CREATE INDEX m_id ON m(record_id)",
             "CREATE INDEX k_place ON k(file, offset, record_id)",
             "CREATE INDEX k_uri ON k(uri)",
+            "CREATE INDEX k_url ON k(url)",
             "CREATE INDEX ev_uri ON ev(uri)",
         ):
             db.execute(index)
@@ -305,6 +308,7 @@ class _Checker:
             "   WHERE wl.record_id = w.record_id AND (t.record_id IN (SELECT record_id FROM m)"
             "   OR t.record_id IN (SELECT record_id FROM ev)))"
             " AND NOT EXISTS (SELECT 1 FROM k WHERE k.uri = w.uri)"
+            " AND NOT EXISTS (SELECT 1 FROM k WHERE k.url = w.uri)"
             " AND NOT EXISTS (SELECT 1 FROM ev WHERE ev.uri = w.uri)"
             " ORDER BY w.file, w.offset",
             PAGE_TYPES,
@@ -342,7 +346,7 @@ class _Checker:
                 yield where, f"no record starts here (manifest: {record_id} {url})"
             elif w_id != record_id:
                 yield where, f"record {w_id} is here, the manifest says {record_id}"
-            elif w_uri != uri:
+            elif w_uri not in (uri, url):
                 yield where, f"record of {w_uri}, the manifest says {url}"
             elif (header or computed) != digest:
                 yield where, f"payload digest {header or computed}, the manifest says {digest}"

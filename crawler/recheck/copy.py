@@ -22,7 +22,7 @@ from typing import Any
 
 from tdmcrawl.crawler.filter.read import iter_records, record_member
 from tdmcrawl.crawler.recheck.result import RecheckResult
-from tdmcrawl.crawler.warc.records import WarcRef
+from tdmcrawl.crawler.warc.records import WarcRef, target_uri
 from tdmcrawl.crawler.warc.writer import RotatingWarcWriter
 
 
@@ -47,7 +47,11 @@ def write_version(
     by_file: dict[str, set[str]] = defaultdict(set)
     for removal in result.removed.values():
         by_file[removal.warc_file].add(removal.record_id)
-    drop_urls = {removal.url for removal in result.removed.values()}
+    drop_urls = {
+        form
+        for removal in result.removed.values()
+        for form in (removal.url, target_uri(removal.url))
+    }
     moved: dict[str, WarcRef] = {}
     for path in warc_files:
         if path.name in by_file or (scan_all and drop_urls):
