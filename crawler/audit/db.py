@@ -167,6 +167,8 @@ def _m003_recheck_registry_entries(db: Database) -> None:
     )
     db.execute("CREATE INDEX registry_entries_author ON registry_entries(author)")
     db.execute("CREATE INDEX exclusions_matched ON exclusions(matched_work)")
+    # Kept rows are found by record id when a release or a recheck moves or drops them.
+    db.execute("CREATE INDEX kept_record ON kept(record_id)")
 
 
 KNOWN_MIGRATIONS = ("m001_tables", "m002_summary_indexes", "m003_recheck_registry_entries")

@@ -129,6 +129,7 @@ def update_audit(audit_path: Path, result: RecheckResult, moved: dict[str, WarcR
 
 def update_spool(spool: Any, moved: dict[str, WarcRef]) -> None:
     """The spooled pages of rewritten files name their new file."""
+    spool.db.execute("CREATE INDEX IF NOT EXISTS pages_record ON pages(record_id)")
     with spool.db:
         spool.db.execute("BEGIN")
         spool.db.executemany(
