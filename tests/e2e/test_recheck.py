@@ -436,3 +436,14 @@ def test_recheck_refuses_to_write_into_dir_or_a_used_directory(story: Story) -> 
     used = tdmcrawl("recheck", str(story.v1), "--out", str(story.v2))
     assert used.returncode == 1 and "not empty" in used.stderr
     assert _tree(story.v1) == story.v1_files
+
+
+def test_the_report_of_a_new_version_names_its_parent(story: Story, tmp_path: Path) -> None:
+    report = tmp_path / "отчёт.html"
+    proc = tdmcrawl("audit", str(story.v2), "--html", str(report), "--lang", "ru", "--json")
+    assert _json(proc)["verified"] is True
+    html = report.read_text(encoding="utf-8")
+    assert "новая версия прежнего корпуса" in html  # what it is: a recheck
+    assert str(story.v1.resolve()) in html  # its parent
+    assert "Проверено:" in html  # the verify status
+    assert "Дала әні" in html  # the registry entry's title, in the group of copies
