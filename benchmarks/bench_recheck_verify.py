@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         rows.append(("tdmcrawl filter (re-decide every record)", wall, rss))
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in result["seconds"].items())
+        print(f"recheck steps: {steps}")
         reasons = ", ".join(f"{k}: {sum(v.values())}" for k, v in result["newly_reserved"].items())
         print(
             f"recheck removed {result['removed']} pages ({reasons}); "

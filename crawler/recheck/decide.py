@@ -23,6 +23,7 @@ an origin no longer reserves is counted, never re-added.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from scrapy import Request
@@ -83,14 +84,24 @@ class RecheckDecider:
         gate = self.session.origin_gate
         if gate is None:
             raise RuntimeError("the origin gate is not installed")
+        started = time.perf_counter()
         origins = self.parent.origins()
         self.result.origins = len(origins)
         await self._fetch_origins(gate, origins)
+        self.result.timed("origin files", started)
+        started = time.perf_counter()
         self._prefetch_decisions()
+        self.result.timed("origin and registry URL decisions", started)
         if self.options.pages:
+            started = time.perf_counter()
             await self._reread_pages()
+            self.result.timed("pages requested again", started)
+        started = time.perf_counter()
         self._near_duplicates()
+        self.result.timed("near-duplicates", started)
+        started = time.perf_counter()
         self._no_longer_reserved()
+        self.result.timed("no longer reserved", started)
 
     # -- 1. origin files
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,10 @@ class RecheckResult:
     files: list[str] = field(default_factory=list)
     manifest: str = ""
     notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
+
+    def timed(self, step: str, started: float) -> None:
+        self.seconds[step] = round(time.perf_counter() - started, 3)
 
     @property
     def kept_after(self) -> int:
@@ -99,5 +104,6 @@ class RecheckResult:
             "files": list(self.files),
             "manifest": self.manifest,
             "notes": list(self.notes),
+            "seconds": dict(self.seconds),
             **self.delta(),
         }

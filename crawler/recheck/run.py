@@ -20,13 +20,14 @@ import logging
 import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from tdmcrawl.crawler.audit.db import DB_FILENAME, new_crawl_id
 from tdmcrawl.crawler.clock import iso_utc
 from tdmcrawl.crawler.gates.neardup import SPOOL_NAME, PageSpool
-from tdmcrawl.crawler.manifest import MANIFEST_NAME, finish_corpus
+from tdmcrawl.crawler.manifest import finish_corpus
 from tdmcrawl.crawler.provenance import (
     dedup_snapshot,
     policy_in_force,
@@ -59,10 +60,12 @@ def recheck_corpus(
     scratch = out_dir / SCRATCH
     scratch.mkdir()
     result = RecheckResult(parent=str(parent_dir), out=str(out_dir))
+    started = time.perf_counter()
     parent = ParentCorpus(parent_dir, out_dir / DB_FILENAME, scratch / SPOOL_NAME)
     spool: PageSpool | None = None
     try:
         _copy_evidence(parent, out_dir / "evidence")
+        result.timed("copies of DIR's databases and evidence", started)
         spool = PageSpool(parent.spool_copy or scratch / SPOOL_NAME)
         settings = _settings(parent, out_dir, options)
         state: dict[str, Any] = {}
@@ -73,12 +76,15 @@ def recheck_corpus(
             return decider.run()
 
         errors: list[str] = []
+        started = time.perf_counter()
         crawler = run_command("recheck", settings, RecheckSpider, phase=phase, errors=errors)
         session = getattr(crawler, "tdmcrawl_session", None)
         if session is None or session.error or errors:
             why = (session.error if session is not None else None) or "; ".join(errors)
             raise RecheckError(f"recheck failed: {why or 'see the log'}; see {out_dir / LOG_NAME}")
         result.crawl_id = str(session.crawl_id)
+        result.timed("crawl (all of the above)", started)
+        started = time.perf_counter()
         scan_all = parent.made_by_filter()
         warc_files = parent.warc_files()
         lineage = parent.lineage()
@@ -97,6 +103,8 @@ def recheck_corpus(
         spool.close()
         spool = None
         _install_spool(parent.spool_copy or scratch / SPOOL_NAME, out_dir / SPOOL_NAME)
+        result.timed("WARC files, audit and spool written", started)
+        started = time.perf_counter()
         _record_run(out_dir / DB_FILENAME, result, options, parent_dir)
         result.manifest = str(
             finish_corpus(
@@ -110,6 +118,8 @@ def recheck_corpus(
                 sign_key=sign_key,
             )
         )
+        result.timed("manifest", started)
+        _record_seconds(out_dir / DB_FILENAME, result)
     finally:
         if spool is not None:
             spool.close()
@@ -206,4 +216,21 @@ def _record_run(
         db.close()
 
 
-__all__ = ["MANIFEST_NAME", "RecheckOptions", "RecheckResult", "recheck_corpus"]
+
+def _record_seconds(audit: Path, result: RecheckResult) -> None:
+    """The step times, known once the manifest is written, join the run's stats."""
+    db = sqlite3.connect(str(audit))
+    try:
+        (stats,) = db.execute(
+            "SELECT stats FROM crawls WHERE crawl_id = ?", (result.crawl_id,)
+        ).fetchone()
+        figures = json.loads(stats or "{}")
+        figures["seconds"] = dict(result.seconds)
+        with db:
+            db.execute(
+                "UPDATE crawls SET stats = ? WHERE crawl_id = ?",
+                (json.dumps(figures, ensure_ascii=False, sort_keys=True), result.crawl_id),
+            )
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
