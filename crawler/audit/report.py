@@ -156,7 +156,11 @@ def write_report(
 
 
 class _Labels:
-    """The report's fixed words, translated and HTML-escaped once."""
+    """The report's fixed words, translated and HTML-escaped once.
+
+    Gathered here because Babel's extractor does not see a ``_()`` call written inside an
+    f-string (Python 3.11 tokenises an f-string as one token), and the page is f-strings.
+    """
 
     def __init__(self, _: Any) -> None:
         self.contents = escape(_("Contents"))
