@@ -216,7 +216,6 @@ def _record_run(
         db.close()
 
 
-
 def _record_seconds(audit: Path, result: RecheckResult) -> None:
     """The step times, known once the manifest is written, join the run's stats."""
     db = sqlite3.connect(str(audit))

@@ -374,9 +374,7 @@ def test_audit_work_finds_the_excluded_copy_and_no_kept_copy(story: Story) -> No
     # A work that is in the corpus, given after DIR: its kept copy with its WARC location.
     other = story.tmp / "kept-work.txt"
     other.write_text(story.web.texts["blog/d.html"], encoding="utf-8")
-    both = _json(
-        tdmcrawl("audit", str(story.v2), str(other), "--work", str(story.work), "--json")
-    )
+    both = _json(tdmcrawl("audit", str(story.v2), str(other), "--work", str(story.work), "--json"))
     (kept,) = both["kept_copies"]
     assert kept["url"] == story.url("blog/d.html") and kept["work"] == str(other)
     assert (story.v2 / "warc" / kept["warc_file"]).is_file()
