@@ -33,8 +33,17 @@ from scrapy.utils.defer import deferred_from_coro
 from tdmcrawl.crawler import logfile
 from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.audit.db import AuditLog, set_file_rows
+from tdmcrawl.crawler.audit.entries import EntryRecorder
 from tdmcrawl.crawler.items import PageItem
-from tdmcrawl.crawler.provenance import settings_snapshot, versions, warcinfo_fields
+from tdmcrawl.crawler.manifest import finish_corpus
+from tdmcrawl.crawler.provenance import (
+    dedup_snapshot,
+    policy_in_force,
+    registry_state,
+    settings_snapshot,
+    versions,
+    warcinfo_fields,
+)
 from tdmcrawl.crawler.registry_follow import (
     REPLICA_NAME,
     FollowedRegistry,
@@ -42,6 +51,7 @@ from tdmcrawl.crawler.registry_follow import (
     cache_replica,
     is_remote,
 )
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.crawler.warc.records import WarcRef
 from tdmcrawl.crawler.warc.recover import EVIDENCE_RECORDS, RecoveredPage, recover_open_files
@@ -124,6 +134,9 @@ class CrawlSession:
         self.answered: set[str] = set()
         self.error: str | None = None  # why the session could not open; the gates then refuse all
         self.clean_close = False  # the engine closed the spider and every closer succeeded
+        self.entries: EntryRecorder | None = None  # registry entries behind registry exclusions
+        self.sign_key: Any = None  # TDMCRAWL_SIGN_KEY, loaded at open: a bad key stops the start
+        self.manifest: Path | None = None  # DIR/manifest.json, once written at close
         self._policy: PolicyConfig | None = None
         self._log: logging.Handler | None = None
         self._opened = False
@@ -175,6 +188,9 @@ class CrawlSession:
             return
         self._opened = True
         _ = self.policy  # a bad token or switch fails here, before any request
+        sign_key = self.settings.get("TDMCRAWL_SIGN_KEY")
+        if sign_key:
+            self.sign_key = load_private_key(Path(str(sign_key)))
         registry_source = self.settings.get("TDMCRAWL_REGISTRY")
         if registry_source:
             self.registry_follow = self._open_registry(str(registry_source))
@@ -191,6 +207,8 @@ class CrawlSession:
                 crawl_id=self.crawl_id,
             )
             self._record_registry_state()
+            if self.registry is not None:
+                self.entries = EntryRecorder(self.audit, self.registry)
         self._start_registry_sync()
         if tdm_settings.getbool(self.settings, "TDMCRAWL_REFETCH_KEPT"):
             self._recover_killed_crawl()
@@ -280,6 +298,7 @@ class CrawlSession:
         for name, closer in (
             ("evidence", lambda: self.evidence and self.evidence.close()),
             ("audit", lambda: self._close_audit(stats)),
+            ("manifest", self._write_manifest),
             ("registry", lambda: self.registry_follow and self.registry_follow.close()),
         ):
             try:
@@ -341,6 +360,22 @@ class CrawlSession:
             except Exception:
                 logger.exception("tdmcrawl: registry hook %r failed", hook)
 
+    def _write_manifest(self) -> None:
+        """DIR/manifest.json (and its signature) for a crawl that wrote WARC and audit."""
+        if not (self.output_enabled and self.audit is not None):
+            return
+        if not tdm_settings.getbool(self.settings, "TDMCRAWL_MANIFEST"):
+            return
+        self.manifest = finish_corpus(
+            self.out_dir,
+            kind="crawl",
+            crawl_id=self.crawl_id,
+            policy=policy_in_force(self.settings),
+            dedup=dedup_snapshot(self.settings),
+            registry=registry_state(self.registry_follow or self.registry),
+            sign_key=self.sign_key,
+        )
+
     # -- what the gates report ----------------------------------------------
 
     def record_exclusion(
@@ -359,6 +394,8 @@ class CrawlSession:
                 evidence_offset=evidence.offset if evidence else None,
                 evidence_record_id=evidence.record_id if evidence else None,
             )
+            if self.entries is not None:
+                self.entries.note(decision)
 
     def record_evidence(self, url: str, capture: Capture | None, kind: str) -> WarcRef | None:
         """Write an origin-file capture to the evidence WARC and the audit; return its WarcRef."""
@@ -374,6 +411,39 @@ class CrawlSession:
                 kind=kind,
             )
         return ref
+
+    def record_page_evidence(
+        self,
+        capture: Capture | None,
+        decision: Decision,
+        *,
+        stage: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        note: str | None = None,
+    ) -> WarcRef | None:
+        """Archive an excluded page's response head and deciding meta tags (never its body)
+        in the evidence WARC, with audit evidence rows; the head record's WarcRef."""
+        if self.evidence is None or capture is None:
+            return None
+        try:
+            refs = self.evidence.write_exclusion(
+                capture, decision, stage=stage, body=body, content_type=content_type, note=note
+            )
+        except Exception:  # evidence is best effort; the exclusion itself is still audited
+            logger.exception("tdmcrawl: writing the evidence of excluded %s failed", capture.url)
+            return None
+        if self.audit is not None:
+            kinds = ["response-head", *(["meta-tag"] if len(refs) > 2 else [])]
+            for ref, kind in zip(refs, kinds, strict=False):
+                self.audit.record_evidence(
+                    capture.url,
+                    warc_file=ref.filename,
+                    offset=ref.offset,
+                    record_id=ref.record_id,
+                    kind=kind,
+                )
+        return refs[0]
 
     def reserved(self, url: str, text: str, decision: Decision) -> None:
         """Hand a reserved page's text to every hook (the near-duplicate index); never stored."""

@@ -42,6 +42,14 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "TDMCRAWL_WARC_MAX_SIZE": (1_000_000_000, "Rotate WARC files at this size in bytes."),
     "TDMCRAWL_CRAWL_ID": (None, "Crawl id in the audit (set by --resume to continue a crawl)."),
     "TDMCRAWL_RESUME": (False, "Continuing a crawl: URLs kept before are not written again."),
+    "TDMCRAWL_MANIFEST": (
+        True,
+        "Write DIR/manifest.json when the crawl ends (`recheck` writes its own).",
+    ),
+    "TDMCRAWL_SIGN_KEY": (
+        None,
+        "Ed25519 private key (`tdmcrawl keygen`) that signs DIR/manifest.json.",
+    ),
     "TDMCRAWL_REFETCH_KEPT": (
         False,
         "On resume after a kill: restart from the link log; kept pages not in it are refetched.",
@@ -292,6 +300,8 @@ RULES: dict[str, Rule] = {
     "TDMCRAWL_CRAWL_ID": Rule("text"),
     "TDMCRAWL_RESUME": BOOL,
     "TDMCRAWL_REFETCH_KEPT": BOOL,
+    "TDMCRAWL_MANIFEST": BOOL,
+    "TDMCRAWL_SIGN_KEY": Rule("text"),
     "TDMCRAWL_TOKEN": Rule("text"),  # and an RFC 9309 product token (PolicyConfig)
     "TDMCRAWL_CONTACT": Rule("text"),  # and a valid User-Agent once composed
     "TDMCRAWL_USER_AGENT": Rule("text"),

@@ -161,6 +161,15 @@ class RegistryReader:
         self.works = int(works)
         return True
 
+    def describe(self, entry_id: str) -> RegistryMatch | None:
+        """The entry ``entry_id`` (kind, rule or content digest, author, scope, title), or
+        None when it is not (or no longer) in the registry: what an audit records of it."""
+        row = self._conn.execute(
+            "SELECT id, kind, pattern, author, scope, title FROM entries WHERE id = ?",
+            (entry_id,),
+        ).fetchone()
+        return None if row is None else RegistryMatch(*row)
+
     def content_works(self, config_identity: str | None = None) -> Iterator[ContentWork]:
         """Every fingerprinted work file of the training scopes, one snapshot.
 

@@ -49,8 +49,11 @@ from tdmcrawl.optout.origins import ORIGIN_FILES, serialized_origin
 logger = logging.getLogger(__name__)
 
 DB_FILENAME = "audit.sqlite"
-STAGES = ("pre-fetch", "post-fetch", "near-duplicate", "release")
-EVIDENCE_KINDS = tuple(f.kind for f in ORIGIN_FILES)
+STAGES = ("pre-fetch", "post-fetch", "near-duplicate", "release", "recheck")
+# Evidence of a page excluded after fetching (crawler/warc/exclusion.py): its response head
+# as received and the deciding meta tags' bytes, beside the origin files' captures.
+PAGE_EVIDENCE_KINDS = ("response-head", "meta-tag")
+EVIDENCE_KINDS = (*(f.kind for f in ORIGIN_FILES), *PAGE_EVIDENCE_KINDS)
 
 # Column order of the exclusions table; exports and merges use the same order.
 EXCLUSION_COLUMNS = (
@@ -90,6 +93,7 @@ EVIDENCE_COLUMNS = (
     "record_id",
     "captured_at",
 )
+REGISTRY_ENTRY_COLUMNS = ("entry_id", "author", "title", "kind", "recorded_at")
 CRAWL_COLUMNS = (
     "crawl_id",
     "started_at",
@@ -171,7 +175,29 @@ def _m003_registry_states(db: Database) -> None:
     db.execute("CREATE INDEX registry_states_crawl ON registry_states(crawl_id, id)")
 
 
-KNOWN_MIGRATIONS = ("m001_tables", "m002_summary_indexes", "m003_registry_states")
+@migrations(name="m004_recheck_registry_entries")
+def _m004_recheck_registry_entries(db: Database) -> None:
+    # Exclusions can now be made by `tdmcrawl recheck` (stage "recheck": the stage is a
+    # plain column, so old rows stay as they are). The registry entries an exclusion
+    # matched are kept with their author and title as they were at exclusion time, so
+    # `audit --author` answers without the registry (which may have changed since).
+    db.execute(
+        """CREATE TABLE registry_entries (
+            entry_id TEXT PRIMARY KEY, author TEXT, title TEXT, kind TEXT,
+            recorded_at TEXT NOT NULL)"""
+    )
+    db.execute("CREATE INDEX registry_entries_author ON registry_entries(author)")
+    db.execute("CREATE INDEX exclusions_matched ON exclusions(matched_work)")
+    # Kept rows are found by record id when a release or a recheck moves or drops them.
+    db.execute("CREATE INDEX kept_record ON kept(record_id)")
+
+
+KNOWN_MIGRATIONS = (
+    "m001_tables",
+    "m002_summary_indexes",
+    "m003_registry_states",
+    "m004_recheck_registry_entries",
+)
 
 
 def resolve_path(path: Path | str) -> Path:
@@ -262,6 +288,7 @@ _INSERT = {
     "exclusions": (EXCLUSION_COLUMNS, "INSERT OR IGNORE"),
     "kept": (KEPT_COLUMNS, "INSERT OR IGNORE"),
     "evidence": (EVIDENCE_COLUMNS, "INSERT OR IGNORE"),
+    "registry_entries": (REGISTRY_ENTRY_COLUMNS, "INSERT OR IGNORE"),
 }
 _STOP = object()
 
@@ -476,6 +503,12 @@ class AuditLog:
             )
 
         self._call(write)
+
+    def record_registry_entry(
+        self, entry_id: str, *, author: str | None, title: str | None, kind: str | None
+    ) -> None:
+        """The author and title of a registry entry an exclusion matched (first seen wins)."""
+        self._put("registry_entries", (entry_id, author, title, kind, self._clock()))
 
     # -- reading back
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from tdmcrawl.crawler.audit.db import EXCLUSION_COLUMNS, domain_of
+from tdmcrawl.crawler.audit.db import EXCLUSION_COLUMNS, PAGE_EVIDENCE_KINDS, domain_of
 from tdmcrawl.optout.origins import RSL_LICENSE, evidence_kind, serialized_origin
 
 # --by value -> (SQL expression of the group key, the column listed as "top" per group)
@@ -252,7 +252,29 @@ def time_buckets(db: Database) -> dict[str, Any]:
 
 
 def _evidence_captures(db: Database, row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The robots.txt/tdmrep.json/ai.txt capture behind an exclusion, where one exists."""
+    """The captures behind an exclusion: the deciding one (an origin file, or the page's
+    response head), then the page's own evidence (head, meta tags) where it was fetched."""
+    captures = _deciding_capture(db, row)
+    listed = {c.get("record_id") for c in captures}
+    keys = ("kind", "url", "warc_file", "warc_offset", "record_id", "captured_at")
+    marks = ", ".join("?" * len(PAGE_EVIDENCE_KINDS))
+    for found in db.execute(
+        f"SELECT {', '.join(keys)} FROM evidence WHERE url = ? AND crawl_id = ?"
+        f" AND kind IN ({marks}) ORDER BY id",
+        [row["url"], row["crawl_id"], *PAGE_EVIDENCE_KINDS],
+    ):
+        capture = dict(zip(keys, found, strict=True))
+        if capture["record_id"] in listed:
+            for known in captures:
+                if known.get("record_id") == capture["record_id"]:
+                    known["kind"] = capture["kind"]
+            continue
+        captures.append({**capture, "linked": "page evidence"})
+    return captures
+
+
+def _deciding_capture(db: Database, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The robots.txt/tdmrep.json/ai.txt capture (or page head) behind an exclusion."""
     if row.get("evidence_warc"):
         record_id = row.get("evidence_record_id")
         if record_id is None:
@@ -261,11 +283,13 @@ def _evidence_captures(db: Database, row: dict[str, Any]) -> list[dict[str, Any]
                 [row["evidence_warc"], row["evidence_offset"]],
             ).fetchone()
             record_id = found[0] if found else None
+        kind = db.execute("SELECT kind FROM evidence WHERE record_id = ?", [record_id]).fetchone()
         return [
             {
                 "warc_file": row["evidence_warc"],
                 "warc_offset": row["evidence_offset"],
                 "record_id": record_id,
+                "kind": kind[0] if kind else None,
                 "linked": "recorded",
             }
         ]
@@ -284,7 +308,7 @@ def _evidence_captures(db: Database, row: dict[str, Any]) -> list[dict[str, Any]
     if found is None:
         return []
     keys = ("url", "warc_file", "warc_offset", "record_id", "captured_at")
-    return [{**dict(zip(keys, found, strict=True)), "linked": "same origin"}]
+    return [{**dict(zip(keys, found, strict=True)), "kind": kind, "linked": "same origin"}]
 
 
 def _similar_urls(db: Database, url: str) -> list[str]:

@@ -34,6 +34,7 @@ from tdmcrawl.crawler.cli.options import (
     registry_option,
     setting_overrides,
     settings_option,
+    sign_key_option,
     user_agent_option,
     validated,
 )
@@ -59,6 +60,7 @@ from tdmcrawl.crawler.run import (
     save_state,
     signal_name,
 )
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.spider import SCOPES, TdmcrawlSpider
 
 
@@ -96,6 +98,7 @@ from tdmcrawl.crawler.spider import SCOPES, TdmcrawlSpider
 @product_token_option
 @user_agent_option
 @click.option("--contact", help="Contact URL put in the User-Agent.")
+@sign_key_option
 @settings_option
 @click.option(
     "--progress",
@@ -119,6 +122,7 @@ def crawl(
     token: str | None,
     user_agent: str | None,
     contact: str | None,
+    sign_key: Path | None,
     overrides: tuple[str, ...],
     progress_interval: float,
     as_json: bool,
@@ -139,6 +143,11 @@ def crawl(
         raise click.UsageError(str(exc)) from exc
     extra = setting_overrides(overrides)
     check_urls(seeds, "URLS")
+    if sign_key:
+        try:
+            load_private_key(sign_key)  # a key that cannot be used stops here, not at the end
+        except UsageError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sign-key") from exc
     if resume and not seeds:
         seeds = list(load_state(out_dir).get("seeds", []))
     if not seeds:
@@ -152,6 +161,7 @@ def crawl(
         "TDMCRAWL_TOKEN": token,
         "TDMCRAWL_USER_AGENT": user_agent,
         "TDMCRAWL_CONTACT": contact,
+        "TDMCRAWL_SIGN_KEY": str(sign_key) if sign_key else None,
         "TDMCRAWL_PROGRESS_INTERVAL": progress_interval,
     }
     validated(build_settings(options, extra))  # before anything is written to DIR
@@ -347,6 +357,7 @@ def report(outcome: CrawlOutcome, out_dir: Path, *, as_json: bool) -> None:
                 "warc_files": warcs,
                 "evidence_files": evidence,
                 "audit": str(audit),
+                "manifest": str(out_dir / "manifest.json"),
                 "log": str(out_dir / LOG_NAME),
             }
         )
@@ -365,6 +376,7 @@ def report(outcome: CrawlOutcome, out_dir: Path, *, as_json: bool) -> None:
         click.echo(f"  {path}")
     click.echo(f"evidence ({len(evidence)}):     {out_dir / 'evidence'}/")
     click.echo(f"audit:            {audit}")
+    click.echo(f"manifest:         {out_dir / 'manifest.json'}")
     click.echo(f"log:              {out_dir / LOG_NAME}")
     click.echo(f"explain a URL:    tdmcrawl audit {out_dir}")
 

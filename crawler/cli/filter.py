@@ -20,10 +20,12 @@ from tdmcrawl.crawler.cli.options import (
     registry_option,
     setting_overrides,
     settings_option,
+    sign_key_option,
     validated,
 )
 from tdmcrawl.crawler.errors import UsageError
 from tdmcrawl.crawler.filter import FilterOptions, FilterResult, filter_warc_files
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.warc.records import DEFAULT_MAX_SIZE
 
 # The `-s` settings that mean something to filter: the policy switches, the near-duplicate
@@ -107,6 +109,7 @@ FILTER_SETTINGS = frozenset(
     help="Rotate output files at this many bytes.",
 )
 @settings_option
+@sign_key_option
 @json_option
 def filter_warcs(
     inputs: tuple[Path, ...],
@@ -121,6 +124,7 @@ def filter_warcs(
     rsl_licenses: tuple[str, ...],
     max_size: int,
     overrides: tuple[str, ...],
+    sign_key: Path | None,
     as_json: bool,
 ) -> None:
     """Copy the records of existing WARC files that no opt-out reserves.
@@ -166,7 +170,10 @@ def filter_warcs(
         require_robots=require_robots,
         near_duplicates=tds.getbool(settings, "TDMCRAWL_DEDUP"),
         max_size=int(tds.get(settings, "TDMCRAWL_WARC_MAX_SIZE")),
+        sign_key=sign_key,
     )
+    if sign_key:
+        load_private_key(sign_key)  # a key that cannot be used stops here, before any work
     try:
         result = filter_warc_files(inputs, out_dir, evidence=evidence, options=options, warn=_warn)
     except OSError as exc:
@@ -193,4 +200,7 @@ def summary(result: FilterResult) -> str:
     lines = [f"{name:<{width}}  {value:>{number}}" for name, value in rows]
     lines += [f"note: {note}" for note in result.notes]
     lines += [f"wrote {path}" for path in result.files]
+    if result.files:
+        manifest = Path(result.files[0]).parent.parent / "manifest.json"
+        lines.append(f"wrote {manifest}")
     return "\n".join(lines)

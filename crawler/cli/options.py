@@ -101,6 +101,16 @@ def registry_option(
     )
 
 
+def sign_key_option(func: F) -> F:
+    """``--sign-key KEY``: sign DIR/manifest.json with this Ed25519 key (``tdmcrawl keygen``)."""
+    return click.option(
+        "--sign-key",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="KEY",
+        help="Sign DIR/manifest.json with this Ed25519 private key (tdmcrawl keygen).",
+    )(func)
+
+
 def product_token_option(func: F) -> F:
     """``--product-token``: our RFC 9309 product token (not the registry's removal token)."""
     return click.option(

@@ -62,6 +62,8 @@ class Decider:
         self.warn = warn
         self.no_robots: dict[str, OriginSignals] = {}
         self.excluded_urls: dict[str, Decision] = {}
+        # The record that decided each excluded URL: the input WARC holds its evidence.
+        self.excluded_entries: dict[str, RecordEntry] = {}
         self.excluded_ids: set[str] = set()
         self.follow = (
             _open_registry(options.registry, scratch.parent, warn) if options.registry else None
@@ -91,6 +93,7 @@ class Decider:
         ):
             return  # dns:, metadata:// and other non-web records carry no opt-out: copied
         self.result.pages_in += 1
+        entry.path = str(path.resolve())
         body: bytes | None = b""
         limit = DOCUMENT_BODY if _is_document(read) else MAX_BODY
         if not read.bad and (read.http is not None or entry.rtype == "resource"):
@@ -134,6 +137,7 @@ class Decider:
     def exclude(self, entry: RecordEntry, decision: Decision) -> None:
         self.exclude_record(entry)
         self.excluded_urls.setdefault(entry.uri, decision)
+        self.excluded_entries.setdefault(entry.uri, entry)
 
     def exclude_record(self, entry: RecordEntry) -> None:
         """Drop this record and the records tied to it (no audit row: nothing was decided)."""

@@ -26,6 +26,7 @@ class FilterOptions:
     prefix: str = "tdmcrawl-filter"
     max_size: int = DEFAULT_MAX_SIZE
     crawl_id: str | None = None
+    sign_key: Path | None = None  # Ed25519 private key signing out/manifest.json
 
     def settings(self) -> dict[str, Any]:
         """The settings as the audit's ``crawls`` row and the output's warcinfo record them."""

@@ -26,13 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from tdmcrawl.crawler.audit.db import AuditLog
+from tdmcrawl.crawler.audit.entries import EntryRecorder
 from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter.copy import copy_kept, open_writer
 from tdmcrawl.crawler.filter.decide import Decider
 from tdmcrawl.crawler.filter.options import FilterOptions, FilterResult, Warn
 from tdmcrawl.crawler.filter.origins import collect_origin_files
 from tdmcrawl.crawler.filter.read import RecordEntry, expand_paths, iter_records, member_complete
-from tdmcrawl.crawler.provenance import versions
+from tdmcrawl.crawler.manifest import finish_corpus
+from tdmcrawl.crawler.provenance import policy_statement, registry_state, versions
+from tdmcrawl.crawler.settings import dedup_config
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.optout.decision import Decision
 
 
@@ -73,10 +77,12 @@ def filter_warc_files(
         crawl_id=options.crawl_id,
     )
     writer = open_writer(out / "warc", options, inputs, result.crawl_id)
+    registry: dict[str, Any] | None = None
     try:
         with tempfile.TemporaryDirectory(prefix=".filter-", dir=out) as scratch:
             decider = Decider(origins, options, result, warn, Path(scratch), licences)
             try:
+                registry = registry_state(decider.follow)
                 if decider.follow is not None:
                     audit.record_registry_state(**decider.follow.state().to_dict())
                 entries = _decide_all(inputs, decider, result, warn)
@@ -89,7 +95,30 @@ def filter_warc_files(
         result.files = [str(p) for p in writer.close()]
         audit.finish_crawl(result.crawl_id, result.to_dict())
         audit.close()
+    finish_corpus(
+        out,
+        kind="filter",
+        crawl_id=result.crawl_id,
+        policy=policy_statement(
+            options.policy,
+            registry=options.registry is not None,
+            **{
+                "require-robots": options.require_robots,
+                "near-duplicates": options.near_duplicates,
+            },
+        ),
+        dedup=filter_dedup(options),
+        registry=registry,
+        sign_key=load_private_key(options.sign_key) if options.sign_key else None,
+    )
     return result
+
+
+def filter_dedup(options: FilterOptions) -> dict[str, Any] | None:
+    if not options.near_duplicates:
+        return None
+    config = dedup_config()
+    return {"identity": config.identity, **config.to_dict()}
 
 
 def _decide_all(
@@ -117,9 +146,20 @@ def _decide_all(
 
 
 def _audit_exclusions(audit: Any, decider: Decider) -> None:
-    for decision in decider.excluded_urls.values():
+    entries = EntryRecorder(audit, decider.registry) if decider.registry is not None else None
+    for url, decision in decider.excluded_urls.items():
         decider.result.excluded[decision.reasons[0].code.value] += 1
-        audit.record_exclusion(decision, stage=audit_stage(decision))
+        # The input record that was decided is the evidence: its headers and body are there.
+        source = decider.excluded_entries.get(url)
+        audit.record_exclusion(
+            decision,
+            stage=audit_stage(decision),
+            evidence_warc=source.path if source is not None and source.path else None,
+            evidence_offset=source.offset if source is not None and source.path else None,
+            evidence_record_id=source.record_id if source is not None and source.path else None,
+        )
+        if entries is not None:
+            entries.note(decision)
 
 
 def audit_stage(decision: Decision) -> str:

@@ -40,6 +40,7 @@ class RecordEntry:
     links: tuple[str, ...]  # WARC-Concurrent-To ids (tied both ways)
     refers: tuple[str, ...] = ()  # WARC-Refers-To ids (a revisit needs its original)
     decision: Decision | None = None  # decided records that are kept so far
+    path: str = ""  # the input file, once decided (an excluded record's evidence)
 
 
 @dataclass

@@ -32,6 +32,7 @@ import logging
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from tdmcrawl.crawler.errors import TdmcrawlError
 from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.reserved import CRAWL_PREFIX, ReservedWorks, match_reasons
 from tdmcrawl.crawler.session import STEP_NEAR_DUPLICATE, CrawlSession
+from tdmcrawl.crawler.warc.exclusion import STORED_HEAD_NOTE, capture_from_record
 from tdmcrawl.crawler.warc.rewrite import pending_pages, record_offsets, rewrite_without
 from tdmcrawl.dedup import Fingerprint, FingerprintError, fingerprint
 from tdmcrawl.optout.decision import Decision, Reason
@@ -90,6 +92,9 @@ class PageSpool:
             "CREATE TABLE IF NOT EXISTS cuts (record_id TEXT PRIMARY KEY, url TEXT NOT NULL,"
             " warc_file TEXT NOT NULL, decision TEXT NOT NULL)"
         )
+        # Pages excluded as near-copies once fingerprinted (gate, release, recheck): what
+        # `tdmcrawl audit --work` matches an author's work against, beside kept pages.
+        self.db.execute("CREATE TABLE IF NOT EXISTS excluded (url TEXT PRIMARY KEY, fp BLOB)")
 
     def max_checked(self) -> int:
         (value,) = self.db.execute("SELECT max(checked) FROM pages").fetchone()
@@ -130,6 +135,22 @@ class PageSpool:
 
     def remove(self, url: str) -> None:
         self.db.execute("DELETE FROM pages WHERE url = ?", (url,))
+
+    def add_excluded(self, url: str, fp: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO excluded (url, fp) VALUES (?, ?)", (url, fp))
+
+    def exclude(self, url: str) -> None:
+        """A spooled page removed after all: its fingerprint moves to ``excluded``."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "INSERT OR REPLACE INTO excluded (url, fp) SELECT url, fp FROM pages WHERE url = ?",
+                (url,),
+            )
+            self.db.execute("DELETE FROM pages WHERE url = ?", (url,))
+
+    def excluded(self) -> Iterator[tuple[str, bytes]]:
+        yield from self.db.execute("SELECT url, fp FROM excluded")
 
     def released_unchecked(
         self, generation: int, batch: int = BATCH
@@ -325,7 +346,9 @@ class NearDuplicateGate:
             return item  # too short to be a copy of anything
         if matches:
             decision = item.decision.merge(Decision(url=item.url, reasons=match_reasons(matches)))
-            self.session.record_exclusion(decision, stage=STAGE_GATE)
+            evidence = self.session.record_page_evidence(item.capture, decision, stage=STAGE_GATE)
+            self.session.record_exclusion(decision, stage=STAGE_GATE, evidence=evidence)
+            self.spool.add_excluded(item.url, fp.to_bytes())
             raise DropItem(f"near-duplicate of {matches[0].key}", log_level="DEBUG")
         self.spool.put(item.url, fp.to_bytes(), item.decision, generation)
         return item
@@ -364,6 +387,7 @@ class NearDuplicateGate:
                     page.ref.record_id,
                     page.ref.filename,
                     counted=self.recovering is None,
+                    source=(path, page.ref.offset),
                 )
                 vetoed.add(page.record_ids[0])
         for page in pages:
@@ -379,6 +403,7 @@ class NearDuplicateGate:
         self._final_done = True
         generation = self.works.generation
         by_file: dict[str, list[str]] = defaultdict(list)
+        offsets: dict[str, dict[str, int]] = {}
         for batch in self.spool.released_unchecked(generation):
             fps = _fingerprints(row[1] for row in batch)
             clean = []
@@ -386,7 +411,12 @@ class NearDuplicateGate:
                 batch, self.works.matches(fps), strict=True
             ):
                 if matches:
-                    self._exclude_late(url, decision, matches, record_id, warc_file)
+                    path = warc_dir / warc_file
+                    if warc_file not in offsets:
+                        offsets[warc_file] = record_offsets(path) if path.exists() else {}
+                    offset = offsets[warc_file].get(record_id)
+                    source = (path, offset) if offset is not None else None
+                    self._exclude_late(url, decision, matches, record_id, warc_file, source=source)
                     by_file[warc_file].append(record_id)
                 else:
                     clean.append(url)
@@ -462,10 +492,12 @@ class NearDuplicateGate:
         warc_file: str,
         *,
         counted: bool = True,
+        source: tuple[Path, int] | None = None,
     ) -> None:
         """Audit a page removed at release (stage ``release``); its ``kept`` row goes.
 
         The cut is journalled first: the caller rewrites the file after this returns.
+        ``source``: where its response record is, so its head joins the evidence.
         """
         try:
             kept = Decision.from_json(decision_json)
@@ -474,7 +506,18 @@ class NearDuplicateGate:
         decision = kept.merge(Decision(url=url, reasons=match_reasons(matches)))
         if self.spool is not None:
             self.spool.add_cut(record_id, url, warc_file, decision)
-        self.session.record_exclusion(decision, stage=STAGE_RELEASE)
+        evidence = None
+        if source is not None:
+            try:
+                # The audit's spelling of the URL (the record holds its RFC 3986 form).
+                capture = replace(capture_from_record(*source), url=url)
+            except Exception:  # evidence is best effort; the removal is what must happen
+                logger.exception("tdmcrawl: cannot read the record of %s for evidence", url)
+            else:
+                evidence = self.session.record_page_evidence(
+                    capture, decision, stage=STAGE_RELEASE, note=STORED_HEAD_NOTE
+                )
+        self.session.record_exclusion(decision, stage=STAGE_RELEASE, evidence=evidence)
         if self.session.audit is not None:
             drop_kept(self.session.audit, [record_id])
         if counted:
@@ -484,7 +527,7 @@ class NearDuplicateGate:
             if self.stats is not None:
                 self.stats.inc_value("tdmcrawl/kept", -1)
         if self.spool is not None:
-            self.spool.remove(url)
+            self.spool.exclude(url)
         self._stat("released_copies")
 
     def _stat(self, key: str, value: int = 1, *, set_value: bool = False) -> None:

@@ -17,6 +17,7 @@ from lxml import etree, html
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
+from tdmcrawl.crawler.capture import CAPTURE_META
 from tdmcrawl.crawler.gates.origin import (
     ORIGIN_META,
     Excluded,
@@ -58,8 +59,17 @@ class ResponseGateMiddleware:
             raise IgnoreRequest("tdmcrawl: the origin gate is not installed")
         decision, entry = await self.decide(gate, response)
         if not decision.allowed:
+            # The page's head and deciding meta tags go to the evidence WARC (never its body);
+            # the audit row points to the origin file where the decisive signal came from one.
+            page = self.session.record_page_evidence(
+                request.meta.get(CAPTURE_META),
+                decision,
+                stage="post-fetch",
+                body=response.body,
+                content_type=_content_type(response),
+            )
             self.session.record_exclusion(
-                decision, stage="post-fetch", evidence=evidence_for(decision, entry)
+                decision, stage="post-fetch", evidence=evidence_for(decision, entry) or page
             )
             if self.session.reserved_hooks:
                 self.session.reserved(response.url, extract_text(response), decision)

@@ -22,6 +22,7 @@ from typing import Any
 
 from tdmcrawl.crawler.errors import WarcOutputError
 from tdmcrawl.crawler.warc.capture import Capture
+from tdmcrawl.crawler.warc.exclusion import exclusion_records
 from tdmcrawl.crawler.warc.records import (
     DEFAULT_MAX_SIZE,
     Clock,
@@ -289,6 +290,34 @@ class EvidenceWriter:
         if capture.url != url:
             capture = _with_url(capture, url)
         return self._writer.write_page(capture)
+
+    def write_exclusion(
+        self,
+        capture: Capture,
+        decision: Decision,
+        *,
+        stage: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        note: str | None = None,
+    ) -> list[WarcRef]:
+        """The evidence of a page excluded after fetching (crawler/warc/exclusion.py): its
+        response head, the deciding meta tags' bytes, the decision; never its body.
+        Returns the refs of the records written, the response head's first."""
+
+        def build(warcinfo_id: str) -> list[Any]:
+            return exclusion_records(
+                self._writer.records,
+                capture,
+                decision,
+                stage=stage,
+                body=body,
+                content_type=content_type,
+                warcinfo_id=warcinfo_id,
+                note=note,
+            )
+
+        return self._writer.write_group(capture.url, build)
 
     def close(self) -> list[Path]:
         return self._writer.close()
