@@ -31,7 +31,7 @@ from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.crawler.warc.digests import sha1_base32
 from tdmcrawl.crawler.warc.records import RecordFactory, http_head_bytes, record_id_of
 from tdmcrawl.optout.decision import Decision
-from tdmcrawl.optout.html_meta import MAX_BYTES, extract_meta, sniff_encoding
+from tdmcrawl.optout.html_meta import extract_meta, sniff_encoding
 
 HEAD_CONTENT_TYPE = "application/http; msgtype=response"
 BODY_NOT_STORED = "not stored: reserved for AI training"
@@ -44,7 +44,10 @@ def head_bytes(capture: Capture) -> bytes:
 
 
 def meta_tag_spans(
-    body: bytes, decision: Decision, content_type: str | None = None, max_bytes: int = MAX_BYTES
+    body: bytes,
+    decision: Decision,
+    content_type: str | None = None,
+    max_bytes: int | None = None,
 ) -> list[tuple[int, int]]:
     """Byte ranges of ``body`` holding the meta tags that ``decision``'s meta reasons quote.
 
@@ -55,7 +58,7 @@ def meta_tag_spans(
     quoted = [r.evidence for r in decision.reasons if r.source == "meta"]
     if not quoted or not body:
         return []
-    data = body[:max_bytes]
+    data = body if max_bytes is None else body[:max_bytes]  # the policy scans it all
     encoding, _bom = sniff_encoding(data, content_type)
     declared = f"text/html; charset={encoding}"
     spans = []
@@ -110,7 +113,7 @@ def exclusion_records(
     decoded = capture.body if body is None else body
     spans = meta_tag_spans(decoded, decision, content_type)
     if spans:
-        encoding, _bom = sniff_encoding(decoded[:MAX_BYTES], content_type)
+        encoding, _bom = sniff_encoding(decoded, content_type)
         tags = b"\n".join(decoded[start:end] for start, end in spans)
         records.append(
             factory.metadata_block(
