@@ -36,6 +36,7 @@ def path_of(cls: type) -> str:
 # Downloader middlewares (process_request runs low -> high, process_response high -> low).
 NETGUARD = 90  # before anything reaches the network, including origin-file fetches
 ORIGIN_GATE = 100  # where RobotsTxtMiddleware sits in Scrapy's base list
+PAGE_BUDGET = 110  # after the pre-fetch decision: only pages that will be fetched count
 RESPONSE_GATE = 540  # below Redirect 600, HttpCompression 590 and Retry 550
 CAPTURE = 595  # above HttpCompression 590: sees the body as received
 PAGE_ITEMS = 950  # spider middleware, close to the spider: turns passed responses into PageItems
@@ -46,6 +47,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     path_of(NetGuardMiddleware): NETGUARD,
     path_of(OriginGateMiddleware): ORIGIN_GATE,
+    path_of(frontier.ClusterPageBudget): PAGE_BUDGET,  # with --redis and --max-pages only
     path_of(ResponseGateMiddleware): RESPONSE_GATE,
     path_of(CaptureMiddleware): CAPTURE,
 }

@@ -16,6 +16,10 @@ reports what the fetch saw as a ``FetchResult``.
 - Origin files are kept 24 h (``TDMCRAWL_ORIGIN_TTL``); a failed robots.txt
   (5xx, 429, network error) is trusted only ``TDMCRAWL_ORIGIN_RETRY`` seconds,
   then fetched again, so one bad minute doesn't close a site for the whole crawl.
+- In a distributed crawl (``--redis``) one node fetches them for the whole
+  cluster and shares them, with its evidence reference, for the same times
+  (``crawler/cluster.py``); the other nodes decide by that copy and their
+  audit rows point to the fetching node's evidence WARC file.
 - Redirect targets come back through this gate as new requests.
 """
 
@@ -35,9 +39,12 @@ from twisted.internet.defer import Deferred
 
 from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.capture import CAPTURE_META
+from tdmcrawl.crawler.clock import iso_utc
+from tdmcrawl.crawler.cluster import LOCK_POLL, Cluster, fetch_from_json, fetch_to_json
 from tdmcrawl.crawler.gates.netguard import AddressResolver, NetGuardBlocked, NetGuardMiddleware
-from tdmcrawl.crawler.politeness import apply_crawl_delay
+from tdmcrawl.crawler.politeness import apply_crawl_delay, sleep
 from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.crawler.warc.records import WarcRef
 from tdmcrawl.optout.decision import Decision
 from tdmcrawl.optout.fetched import MAX_REDIRECTS, FetchResult
 from tdmcrawl.optout.origins import AI_TXT, ORIGIN_FILES, ROBOTS_TXT, Origin, evidence_kind
@@ -153,7 +160,7 @@ class OriginGateMiddleware:
             return await maybe_deferred_to_future(waiter)
         self._waiting[key] = []
         try:
-            entry = await self._fetch_origin(key)
+            entry = await self._load_origin(key)
         except Exception as exc:
             for waiter in self._waiting.pop(key):
                 waiter.errback(exc)
@@ -163,9 +170,79 @@ class OriginGateMiddleware:
             waiter.callback(entry)
         return entry
 
-    async def _fetch_origin(self, key: Origin) -> OriginEntry:
+    async def _load_origin(self, key: Origin) -> OriginEntry:
+        """This node fetches the origin's files, or, in a cluster, the node that got there
+        first did (or does now) and shared them with their evidence."""
+        cluster = Cluster.of(self.crawler)
+        if cluster is None:
+            return self._entry(key, *await self._fetch_files(key))
+        name = key.key
+        while True:
+            stored = cluster.load_origin(name)
+            if stored is not None:
+                return self._shared_entry(key, *stored)
+            if cluster.lock_origin(name):
+                break
+            await sleep(LOCK_POLL)  # another node is fetching them
+        try:
+            results, evidence, captured = await self._fetch_files(key)
+            entry = self._entry(key, results, evidence, captured)
+            cluster.store_origin(
+                name,
+                {
+                    "node": cluster.node,
+                    "files": {signal: fetch_to_json(r) for signal, r in results.items()},
+                    "evidence": {
+                        kind: {
+                            "url": captured[kind],
+                            "warc_file": ref.filename,
+                            "offset": ref.offset,
+                            "record_id": ref.record_id,
+                            "captured_at": iso_utc(),
+                        }
+                        for kind, ref in evidence.items()
+                    },
+                },
+                entry.expires_at - time.monotonic(),
+            )
+        finally:
+            cluster.unlock_origin(name)
+        return entry
+
+    def _shared_entry(self, key: Origin, stored: dict[str, Any], ttl: float) -> OriginEntry:
+        """The files another node fetched: decided by alike, its evidence referred to."""
+        results = {signal: fetch_from_json(data) for signal, data in stored["files"].items()}
+        evidence = {}
+        for kind, ref in (stored.get("evidence") or {}).items():
+            evidence[kind] = WarcRef(ref["warc_file"], int(ref["offset"]), ref["record_id"])
+            self.session.refer_evidence(
+                ref["url"], evidence[kind], kind, captured_at=ref.get("captured_at")
+            )
+        self.crawler.stats.inc_value("tdmcrawl/origin/shared")
+        signals = OriginSignals.from_fetches(**results)
+        self._apply_crawl_delay(key.host, signals)
+        return OriginEntry(signals=signals, expires_at=time.monotonic() + ttl, evidence=evidence)
+
+    def _entry(
+        self,
+        key: Origin,
+        results: dict[str, FetchResult],
+        evidence: dict[str, Any],
+        captured: dict[str, str],
+    ) -> OriginEntry:
+        signals = OriginSignals.from_fetches(**results)
+        self._apply_crawl_delay(key.host, signals)
+        failed = _robots_failed(results[ROBOTS_TXT.signal])
+        ttl = self.retry_after if failed else self.ttl
+        return OriginEntry(signals=signals, expires_at=time.monotonic() + ttl, evidence=evidence)
+
+    async def _fetch_files(
+        self, key: Origin
+    ) -> tuple[dict[str, FetchResult], dict[str, Any], dict[str, str]]:
+        """The origin's files as fetched; evidence refs and captured URLs by kind."""
         results: dict[str, FetchResult] = {}
         evidence: dict[str, Any] = {}
+        captured: dict[str, str] = {}
         robots_only: OriginSignals | None = None
         for origin_file in ORIGIN_FILES:
             if origin_file is AI_TXT and not self.fetch_ai_txt:
@@ -182,14 +259,12 @@ class OriginGateMiddleware:
             ref = self._write_evidence(result, capture, origin_file.kind)
             if ref is not None:
                 evidence[origin_file.kind] = ref
+                captured[origin_file.kind] = result.final_url or result.url
             if origin_file is ROBOTS_TXT:
                 robots_only = OriginSignals.from_fetches(robots=result)
-        signals = OriginSignals.from_fetches(**results)
-        robots_result = results[ROBOTS_TXT.signal]
-        self._apply_crawl_delay(key.host, signals)
-        failed = _robots_failed(robots_result)
-        ttl = self.retry_after if failed else self.ttl
-        return OriginEntry(signals=signals, expires_at=time.monotonic() + ttl, evidence=evidence)
+                # The Crawl-delay holds from here on, for the other origin files too.
+                self._apply_crawl_delay(key.host, robots_only)
+        return results, evidence, captured
 
     async def _fetch_file(self, url: str) -> tuple[FetchResult, Any]:
         """Fetch one origin file, following at most five redirects ourselves."""
