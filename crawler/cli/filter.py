@@ -18,6 +18,7 @@ from tdmcrawl.crawler.cli.options import (
     registry_option,
 )
 from tdmcrawl.crawler.filter import FilterOptions, FilterResult, filter_warc_files
+from tdmcrawl.crawler.filter.parallel import close_client, dask_client, filter_on_dask
 from tdmcrawl.crawler.warc.records import DEFAULT_MAX_SIZE
 from tdmcrawl.optout.policy import PolicyConfig
 
@@ -63,6 +64,17 @@ from tdmcrawl.optout.policy import PolicyConfig
     show_default=True,
     help="Rotate output files at this many bytes.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Run the passes on a local Dask cluster of N worker processes.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the passes on an existing Dask cluster, e.g. tcp://host:8786 "
+    "(DIR, inputs and registry at the same paths on every worker).",
+)
 @json_option
 def filter_warcs(
     inputs: tuple[Path, ...],
@@ -74,6 +86,8 @@ def filter_warcs(
     token: str | None,
     no_ai_agents: bool,
     max_size: int,
+    workers: int | None,
+    scheduler: str | None,
     as_json: bool,
 ) -> None:
     """Copy the records of existing WARC files that no opt-out reserves.
@@ -83,10 +97,15 @@ def filter_warcs(
     pages with their request/metadata records and near-duplicates of reserved
     works, and audits each excluded URL in DIR/audit.sqlite.
 
+    With --workers or --scheduler, the work on each input file runs on Dask
+    (pip install 'tdmcrawl[dask]'); the output holds the same records.
+
     Example:
 
-        tdmcrawl filter CC-MAIN-*.warc.gz --evidence robotstxt/ --out clean
+        tdmcrawl filter CC-MAIN-*.warc.gz --evidence robotstxt/ --out clean --workers 4
     """
+    if workers and scheduler:
+        raise click.UsageError("give --workers or --scheduler, not both")
     policy = PolicyConfig(token=token or "tdmcrawl", ai_agents=not no_ai_agents)
     options = FilterOptions(
         policy=policy,
@@ -96,7 +115,18 @@ def filter_warcs(
         max_size=max_size,
     )
     try:
-        result = filter_warc_files(inputs, out_dir, evidence=evidence, options=options, warn=_warn)
+        if workers or scheduler:
+            client = dask_client(workers=workers, scheduler=scheduler)
+            try:
+                result = filter_on_dask(
+                    client, inputs, out_dir, evidence=evidence, options=options, warn=_warn
+                )
+            finally:
+                close_client(client)
+        else:
+            result = filter_warc_files(
+                inputs, out_dir, evidence=evidence, options=options, warn=_warn
+            )
     except OSError as exc:
         raise click.ClickException(f"cannot filter into {out_dir}: {exc}") from exc
     if as_json:

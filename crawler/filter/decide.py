@@ -9,6 +9,7 @@ with every record tied to it (the most restrictive reading).
 
 from __future__ import annotations
 
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ class Decider:
         result: FilterResult,
         warn: Warn,
         scratch: Path,
+        *,
+        near: NearDuplicates | None = None,
     ) -> None:
         self.origins = origins
         self.options = options
@@ -46,9 +49,10 @@ class Decider:
         self.excluded_urls: dict[str, Decision] = {}
         self.excluded_ids: set[str] = set()
         self.registry = _open_registry(options.registry) if options.registry else None
-        self.near = (
-            NearDuplicates.open(scratch, self.registry, result) if options.near_duplicates else None
-        )
+        # On a Dask worker, ``near`` only collects fingerprints (crawler/filter/parallel.py).
+        if near is None and options.near_duplicates:
+            near = NearDuplicates.open(scratch, self.registry, result)
+        self.near = near
 
     def origin(self, url: str) -> OriginSignals:
         key = origin_key(url)
@@ -115,21 +119,26 @@ class Decider:
         self.excluded_ids.update(entry.links)
 
     def drops(self, entry: RecordEntry) -> bool:
-        if entry.rtype == "warcinfo":
-            return False
-        # A dropped record takes its concurrent records and the revisits of it; a dropped
-        # revisit does not take the (possibly other URL's) record it refers to.
-        return (
-            entry.uri in self.excluded_urls
-            or entry.record_id in self.excluded_ids
-            or any(link in self.excluded_ids for link in entry.links + entry.refers)
-        )
+        return drops(entry, self.excluded_urls, self.excluded_ids)
 
     def close(self) -> None:
         if self.registry is not None:
             self.registry.close()
         if self.near is not None:
             self.near.close()
+
+
+def drops(entry: RecordEntry, excluded_urls: Container[str], excluded_ids: Container[str]) -> bool:
+    """Whether the copy leaves ``entry`` out, given the URLs and records excluded."""
+    if entry.rtype == "warcinfo":
+        return False
+    # A dropped record takes its concurrent records and the revisits of it; a dropped
+    # revisit does not take the (possibly other URL's) record it refers to.
+    return (
+        entry.uri in excluded_urls
+        or entry.record_id in excluded_ids
+        or any(link in excluded_ids for link in entry.links + entry.refers)
+    )
 
 
 def _is_text_page(response: ResponseSignals) -> bool:

@@ -20,6 +20,9 @@ from tdmcrawl.optout.fetched import MAX_REDIRECTS, FetchResult
 from tdmcrawl.optout.origins import ROBOTS_TXT, origin_file_at, origin_key
 from tdmcrawl.optout.policy import OriginSignals
 
+# URL -> (WARC-Date without its Z, the capture as a fetch)
+Captures = dict[str, tuple[str, FetchResult]]
+
 NO_ROBOTS_WARNING = "robots.txt of this origin is not in the inputs: no robots.txt signal read"
 NO_ROBOTS_CAPTURE = "no robots.txt capture in the inputs"
 _MAX_ORIGIN_FILE = 1024 * 1024
@@ -41,7 +44,15 @@ def collect_origins(
     Damage in ``inputs`` is reported once, by the decision pass; here only
     that of the ``evidence`` files.
     """
-    captures = _captures(inputs, evidence, warn)
+    captures: Captures = {}
+    quiet: Warn = lambda message: None  # noqa: E731
+    for path, report in [(p, quiet) for p in inputs] + [(p, warn) for p in evidence]:
+        merge_captures(captures, file_captures(path, report))
+    return origins_from_captures(captures, options)
+
+
+def origins_from_captures(captures: Captures, options: FilterOptions) -> dict[str, OriginSignals]:
+    """The origins' signals from the latest capture of each origin file (and redirect)."""
     files: dict[str, dict[str, FetchResult]] = {}
     for url, (_, result) in captures.items():
         origin_file = origin_file_at(url)
@@ -65,32 +76,34 @@ def collect_origins(
     return origins
 
 
-def _captures(
-    inputs: Iterable[Path], evidence: Iterable[Path], warn: Warn
-) -> dict[str, tuple[str, FetchResult]]:
-    """URL -> (WARC-Date, fetch) of the latest readable capture of every origin file,
-    and of every redirect (so a robots.txt redirect can be followed to its target)."""
-    captures: dict[str, tuple[str, FetchResult]] = {}
-    quiet: Warn = lambda message: None  # noqa: E731
-    for path, report in [(p, quiet) for p in inputs] + [(p, warn) for p in evidence]:
-        for read in iter_records(path, report):
-            entry = read.entry
-            if entry.rtype != "response" or read.http is None or read.bad:
-                continue
-            if origin_file_at(entry.uri) is None and not _is_redirect(read):
-                continue
-            body = read_body(read, _MAX_ORIGIN_FILE)
-            if read.bad:
-                continue  # an unreadable capture is no capture
-            result = FetchResult(
-                entry.uri, int(read.http.get_statuscode()), body, http_pairs(read.http)
-            )
-            # "...00Z" against "...00.5Z": without the Z, ISO dates compare as strings.
-            date = read.date.strip().rstrip("Zz")
-            previous = captures.get(entry.uri)
-            if previous is None or date >= previous[0]:
-                captures[entry.uri] = (date, result)
+def file_captures(path: Path, warn: Warn) -> Captures:
+    """URL -> (WARC-Date, fetch) of the latest readable capture of every origin file in
+    ``path``, and of every redirect (so a robots.txt redirect can be followed to its target)."""
+    captures: Captures = {}
+    for read in iter_records(path, warn):
+        entry = read.entry
+        if entry.rtype != "response" or read.http is None or read.bad:
+            continue
+        if origin_file_at(entry.uri) is None and not _is_redirect(read):
+            continue
+        body = read_body(read, _MAX_ORIGIN_FILE)
+        if read.bad:
+            continue  # an unreadable capture is no capture
+        result = FetchResult(
+            entry.uri, int(read.http.get_statuscode()), body, http_pairs(read.http)
+        )
+        # "...00Z" against "...00.5Z": without the Z, ISO dates compare as strings.
+        merge_captures(captures, {entry.uri: (read.date.strip().rstrip("Zz"), result)})
     return captures
+
+
+def merge_captures(captures: Captures, more: Captures) -> None:
+    """Add ``more`` (read after ``captures``): the latest date wins, the later read on a tie,
+    so merging files' captures in input order gives what one pass over them gives."""
+    for url, (date, result) in more.items():
+        previous = captures.get(url)
+        if previous is None or date >= previous[0]:
+            captures[url] = (date, result)
 
 
 def _is_3xx(status: int | None) -> bool:
@@ -105,7 +118,7 @@ def _is_redirect(read: ReadRecord) -> bool:
     )
 
 
-def _follow(result: FetchResult, captures: dict[str, tuple[str, FetchResult]]) -> FetchResult:
+def _follow(result: FetchResult, captures: Captures) -> FetchResult:
     """Follow 3xx answers through the captured records, as the fetcher would have."""
     hops = 0
     current = result

@@ -56,13 +56,7 @@ def filter_warc_files(
     options = options or FilterOptions()
     warn = warn or (lambda message: None)
     out = Path(out_dir)
-    inputs = expand_paths(inputs)
-    evidence_files = expand_paths(evidence)
-    if not inputs:
-        raise FilterError("no input WARC files")
-    for path in inputs + evidence_files:
-        if not path.is_file():
-            raise FilterError(f"{path}: no such file")
+    inputs, evidence_files = input_files(inputs, evidence)
     result = FilterResult()
     origins = collect_origins(inputs, evidence_files, warn, options)
     result.origins = len(origins)
@@ -81,7 +75,7 @@ def filter_warc_files(
             try:
                 entries = _decide_all(inputs, decider, result, warn)
                 decider.release_near_duplicates()
-                _audit_exclusions(audit, decider)
+                audit_exclusions(audit, decider.excluded_urls, result)
                 copy_kept(inputs, entries, decider, writer, audit, result)
             finally:
                 decider.close()
@@ -92,33 +86,49 @@ def filter_warc_files(
     return result
 
 
+def input_files(
+    inputs: Iterable[Path | str], evidence: Iterable[Path | str]
+) -> tuple[list[Path], list[Path]]:
+    """The input and evidence WARC files (directories expanded), all existing."""
+    input_paths = expand_paths(inputs)
+    evidence_paths = expand_paths(evidence)
+    if not input_paths:
+        raise FilterError("no input WARC files")
+    for path in input_paths + evidence_paths:
+        if not path.is_file():
+            raise FilterError(f"{path}: no such file")
+    return input_paths, evidence_paths
+
+
 def _decide_all(
     inputs: list[Path], decider: Decider, result: FilterResult, warn: Warn
 ) -> list[list[RecordEntry]]:
-    entries: list[list[RecordEntry]] = []
-    for path in inputs:
-        kept: list[RecordEntry] = []
-        for read in iter_records(path, warn, result):
-            result.records_in += 1
-            decider.decide(path, read)
-            kept.append(read.entry)
-        if kept and (kept[-1].length <= 0 or not member_complete(path, kept[-1])):
-            # Cut short: its records go with it (the request before it, for one).
-            last = kept.pop()
-            if last.length > 0:
-                warn(
-                    f"{path}: the last gzip member ({last.uri or last.rtype}) is incomplete: "
-                    "skipped"
-                )
-                result.bad_records += 1
-            decider.exclude_record(last)
-        entries.append(kept)
-    return entries
+    return [decide_file(path, decider, result, warn) for path in inputs]
 
 
-def _audit_exclusions(audit: Any, decider: Decider) -> None:
-    for decision in decider.excluded_urls.values():
-        decider.result.excluded[decision.reasons[0].code.value] += 1
+def decide_file(
+    path: Path, decider: Decider, result: FilterResult, warn: Warn
+) -> list[RecordEntry]:
+    """Pass 2 over one input file: its records' entries, decided."""
+    kept: list[RecordEntry] = []
+    for read in iter_records(path, warn, result):
+        result.records_in += 1
+        decider.decide(path, read)
+        kept.append(read.entry)
+    if kept and (kept[-1].length <= 0 or not member_complete(path, kept[-1])):
+        # Cut short: its records go with it (the request before it, for one).
+        last = kept.pop()
+        if last.length > 0:
+            warn(f"{path}: the last gzip member ({last.uri or last.rtype}) is incomplete: skipped")
+            result.bad_records += 1
+        decider.exclude_record(last)
+    return kept
+
+
+def audit_exclusions(audit: Any, excluded_urls: dict[str, Decision], result: FilterResult) -> None:
+    """One audit row per excluded URL (its first decision), counted by decisive reason."""
+    for decision in excluded_urls.values():
+        result.excluded[decision.reasons[0].code.value] += 1
         audit.record_exclusion(decision, stage=audit_stage(decision))
 
 
