@@ -204,14 +204,14 @@ def test_the_command_runs_on_a_local_cluster(runs, tmp_path):
 def test_workers_and_scheduler_together_are_a_usage_error(tmp_path):
     source = tmp_path / "in.warc.gz"
     write_warc(source, [Cap(f"{A}/p", page("p", "text"))])
+    command = [sys.executable, "-m", "tdmcrawl.crawler.cli", "filter", str(source)]
     for extra, status in (
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], 2),
         (["--workers", "0"], 2),
         (["--scheduler", "tcp://127.0.0.1:1"], 1),
     ):
         done = subprocess.run(
-            [sys.executable, "-m", "tdmcrawl.crawler.cli", "filter", str(source)]
-            + ["--out", str(tmp_path / "out"), *extra],
+            [*command, "--out", str(tmp_path / "out"), *extra],
             capture_output=True,
             text=True,
             timeout=120,
