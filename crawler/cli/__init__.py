@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "registry": "tdmcrawl.crawler.cli.registry:registry",
     "audit": "tdmcrawl.crawler.cli.audit:audit",
     "filter": "tdmcrawl.crawler.cli.filter:filter_warcs",
+    "export": "tdmcrawl.crawler.cli.export:export",
 }
 
 
