@@ -10,6 +10,14 @@ a header, a meta tag or robots.txt; Kazakh and Russian text), then times:
 - ``filter``: the same plus text extraction, fingerprints and the LSH check.
 
     python benchmarks/bench_filter.py [--pages 2000]
+
+``--scaling``: the same filter over at least 20 WARC files of a crawl of the
+realistic loopback web (``../shared/bench/realweb.py``: 20-80 KB news pages,
+every 10th page ``noai``, crawled with ``TDMCRAWL_NOAI=False`` so those pages
+are in the input), in one process and on a Dask local cluster of 1, 2 and 4
+workers, side by side: records/s with and without the cluster's start.
+
+    python benchmarks/bench_filter.py --scaling [--per-origin 300] [--workers 1,2,4]
 """
 
 from __future__ import annotations
@@ -62,10 +70,95 @@ def warcio_copy(source: Path, target: Path) -> int:
     return count
 
 
+def crawl_realweb(out: Path, per_origin: int, warc_size: int) -> list[Path]:
+    """A crawl of the realistic web into ``out``: its WARC files (about 20 or more)."""
+    shared = Path(__file__).resolve().parents[2] / "shared" / "bench"
+    if not shared.is_dir():
+        shared = Path("/work/shared/bench")
+    sys.path.insert(0, str(shared))
+    import realweb  # the shared benchmark web, outside the repository
+
+    from tests.support.web import FAST, tdmcrawl
+
+    origins, _ = realweb.build(per_origin, n_origins=4, reserved_every=10)
+    try:
+        done = tdmcrawl(
+            "crawl",
+            *(origin.base + "/" for origin in origins),
+            "--out",
+            str(out),
+            "--progress",
+            "0",
+            *FAST,
+            "-s",
+            "CONCURRENT_REQUESTS=32",
+            "-s",
+            "TDMCRAWL_NOAI=False",
+            "-s",
+            f"TDMCRAWL_WARC_MAX_SIZE={warc_size}",
+            timeout=1800,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the crawl of the benchmark web failed: {done.stderr}")
+    finally:
+        for origin in origins:
+            origin.stop()
+    return sorted((out / "warc").glob("*.warc.gz"))
+
+
+def scaling(per_origin: int, workers: list[int], warc_size: int) -> None:
+    from tdmcrawl.crawler.filter.parallel import close_client, dask_client, filter_on_dask
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        inputs = crawl_realweb(root / "crawl", per_origin, warc_size)
+        evidence = root / "crawl" / "evidence"
+        size = sum(p.stat().st_size for p in inputs)
+        rows = []
+        start = time.perf_counter()
+        result = filter_warc_files(inputs, root / "single", evidence=[evidence])
+        elapsed = time.perf_counter() - start
+        rows.append(("one process", result.records_in, elapsed, elapsed, result))
+        for n in workers:
+            start = time.perf_counter()
+            client = dask_client(workers=n)
+            ready = time.perf_counter()
+            try:
+                result = filter_on_dask(client, inputs, root / f"dask{n}", evidence=[evidence])
+            finally:
+                done = time.perf_counter()
+                close_client(client)
+            rows.append(
+                (f"Dask, {n} worker(s)", result.records_in, done - start, done - ready, result)
+            )
+    print(
+        f"input: {len(inputs)} WARC files, {size / 1e6:.1f} MB gzipped, "
+        f"{rows[0][4].pages_in} pages, {rows[0][1]} records"
+    )
+    print(
+        f"{'run':<22} {'records':>8} {'s total':>8} {'rec/s':>7} {'s filter':>9} {'rec/s':>7}"
+        f"  {'speed-up':>8}  outcome"
+    )
+    base = rows[0][1] / rows[0][3]
+    for label, count, total, work, result in rows:
+        outcome = f"{result.pages_kept} kept, {sum(result.excluded.values())} excluded"
+        print(
+            f"{label:<22} {count:>8} {total:>8.2f} {count / total:>7.0f} {work:>9.2f} "
+            f"{count / work:>7.0f}  {count / work / base:>7.2f}x  {outcome}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--scaling", action="store_true", help="one process against Dask")
+    parser.add_argument("--per-origin", type=int, default=300)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--warc-size", type=int, default=1_000_000)
     args = parser.parse_args()
+    if args.scaling:
+        scaling(args.per_origin, [int(n) for n in args.workers.split(",")], args.warc_size)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         source = root / "in.warc.gz"
