@@ -92,23 +92,23 @@ class LocalHostGate:
     async def enter(self, request: Any) -> Any:
         host = _host_of(request)
         floor = self.session.crawl_delays.get(host)
-        if not floor:
-            return None
-        while True:
+        while floor:
             wait = self._last.get(host, -floor) + floor - time.monotonic()
             if host in self._busy:
                 wait = max(wait, BUSY_POLL)
             if wait <= 0:
+                self._busy.add(host)
                 break
             await sleep(wait)
-        self._busy.add(host)
+            floor = self.session.crawl_delays.get(host)
+        # Every host's last request is known: its Crawl-delay, read from the robots.txt
+        # just fetched, holds from that fetch on (tdmrep.json and ai.txt come next).
         self._last[host] = time.monotonic()
         return host
 
     def leave(self, token: Any) -> None:
-        if token is not None:
-            self._busy.discard(token)
-            self._last[token] = time.monotonic()
+        self._busy.discard(token)
+        self._last[token] = time.monotonic()
 
 
 class ClusterHostGate:
