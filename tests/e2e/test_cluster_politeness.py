@@ -243,3 +243,35 @@ def test_max_pages_is_a_cap_for_the_whole_cluster(tmp_path):
             pages = _pages(web.requested_paths("free")) + _pages(web.requested_paths("delayed"))
     assert len(pages) == 5, pages  # three nodes, one budget
     assert kept == 5
+
+
+def test_robots_txt_is_fetched_once_per_ttl_for_the_cluster(tmp_path):
+    ttl = 4
+    with redis_server() as (host, port):
+        web, _ = polite_web()
+        with web:
+            procs = [
+                start_tdmcrawl(
+                    "crawl",
+                    web.url("delayed", "/"),
+                    "--out",
+                    str(tmp_path / name),
+                    "--redis",
+                    f"redis://{host}:{port}/0",
+                    *POLITE,
+                    "-s",
+                    f"TDMCRAWL_ORIGIN_TTL={ttl}",
+                )
+                for name in NODES[:2]
+            ]
+            for proc in procs:
+                _, stderr = proc.communicate(timeout=120)
+                assert proc.returncode == 0, stderr
+            robots = [
+                r.at for r in list(web.requests) if r.site == "delayed" and r.path == "/robots.txt"
+            ]
+            span = max(request_times(web, "delayed")) - min(request_times(web, "delayed"))
+    # The crawl of the delayed host outlasts the TTL a few times: fetched again after each
+    # TTL, by one node, never sooner.
+    assert 2 <= len(robots) <= span / ttl + 1, (robots, span)
+    assert min(b - a for a, b in pairwise(sorted(robots))) >= ttl

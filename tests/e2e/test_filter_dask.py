@@ -201,6 +201,25 @@ def test_the_command_runs_on_a_local_cluster(runs, tmp_path):
     assert _records(tmp_path / "cli") == _records(runs["tmp"] / "single")
 
 
+def test_the_command_uses_an_existing_cluster(runs, tmp_path):
+    from distributed import LocalCluster
+
+    args = [*map(str, runs["inputs"]), "--evidence", str(runs["evidence"])]
+    args += ["--registry", str(runs["registry"]), "--out", str(tmp_path / "cli")]
+    command = [sys.executable, "-m", "tdmcrawl.crawler.cli", "filter", *args]
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        done = subprocess.run(
+            [*command, "--scheduler", cluster.scheduler_address],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 0, done.stderr
+    assert _records(tmp_path / "cli") == _records(runs["tmp"] / "single")
+
+
 def test_workers_and_scheduler_together_are_a_usage_error(tmp_path):
     source = tmp_path / "in.warc.gz"
     write_warc(source, [Cap(f"{A}/p", page("p", "text"))])
