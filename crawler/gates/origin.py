@@ -175,7 +175,8 @@ class OriginGateMiddleware:
         first did (or does now) and shared them with their evidence."""
         cluster = Cluster.of(self.crawler)
         if cluster is None:
-            return self._entry(key, *await self._fetch_files(key))
+            results, evidence, _ = await self._fetch_files(key)
+            return self._entry(key, results, evidence)
         name = key.key
         while True:
             stored = cluster.load_origin(name)
@@ -186,7 +187,7 @@ class OriginGateMiddleware:
             await sleep(LOCK_POLL)  # another node is fetching them
         try:
             results, evidence, captured = await self._fetch_files(key)
-            entry = self._entry(key, results, evidence, captured)
+            entry = self._entry(key, results, evidence)
             cluster.store_origin(
                 name,
                 {
@@ -224,11 +225,7 @@ class OriginGateMiddleware:
         return OriginEntry(signals=signals, expires_at=time.monotonic() + ttl, evidence=evidence)
 
     def _entry(
-        self,
-        key: Origin,
-        results: dict[str, FetchResult],
-        evidence: dict[str, Any],
-        captured: dict[str, str],
+        self, key: Origin, results: dict[str, FetchResult], evidence: dict[str, Any]
     ) -> OriginEntry:
         signals = OriginSignals.from_fetches(**results)
         self._apply_crawl_delay(key.host, signals)
