@@ -15,7 +15,8 @@ a header, a meta tag or robots.txt; Kazakh and Russian text), then times:
 realistic loopback web (``../shared/bench/realweb.py``: 20-80 KB news pages,
 every 10th page ``noai``, crawled with ``TDMCRAWL_NOAI=False`` so those pages
 are in the input), in one process and on a Dask local cluster of 1, 2 and 4
-workers, side by side: records/s with and without the cluster's start.
+workers, side by side: records/s with and without the cluster's start (the
+workers' imports count with the start), and the CPU seconds of all processes.
 
     python benchmarks/bench_filter.py --scaling [--per-origin 300] [--workers 1,2,4]
 """
@@ -114,6 +115,14 @@ def _cpu_seconds() -> float:
     return times.user + times.system
 
 
+def _warm() -> None:
+    """What a worker imports on its first task (Scrapy, trafilatura, lxml...): once per worker."""
+    import tdmcrawl.crawler.filter.parallel  # noqa: F401
+    from tdmcrawl.dedup import extract_main_text
+
+    extract_main_text("<html><body><article><p>warm</p></article></body></html>")
+
+
 def _cluster_cpu(client: Any) -> float:
     return sum(client.run(_cpu_seconds).values()) + _cpu_seconds()
 
@@ -139,6 +148,7 @@ def scaling(per_origin: int, workers: list[int], warc_size: int, rounds: int) ->
                 start = time.perf_counter()
                 client = dask_client(workers=n)
                 try:
+                    client.run(_warm)  # the workers' start and imports count in "s total" only
                     ready, cpu = time.perf_counter(), _cluster_cpu(client)
                     out = root / f"dask{n}-{round_}"
                     result = filter_on_dask(client, inputs, out, evidence=[evidence])
