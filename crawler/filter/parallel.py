@@ -88,7 +88,9 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None) -> 
         threads_per_worker=1,  # the passes are CPU-bound Python: processes, not threads
         processes=True,
         dashboard_address=None,
-        silence_logs=logging.ERROR,
+        # A task's error reaches the client as its exception; what the workers would log
+        # besides is shutdown noise (a heartbeat to a scheduler already gone).
+        silence_logs=logging.CRITICAL,
     )
     client = Client(cluster)
     client._tdmcrawl_cluster = cluster  # closed with the client (close_client)

@@ -196,6 +196,7 @@ def test_the_command_runs_on_a_local_cluster(runs, tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr
     summary = json.loads(done.stdout)
     assert summary["pages_kept"] == runs["single"].pages_kept
     assert _records(tmp_path / "cli") == _records(runs["tmp"] / "single")
