@@ -11,20 +11,26 @@ it allows everything when robots.txt fails, and the origin gate replaces it.
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from tdmcrawl.crawler import frontier
 from tdmcrawl.crawler import settings as tdm_settings
+from tdmcrawl.crawler.budget import PageBudgetMiddleware
 from tdmcrawl.crawler.capture import CaptureMiddleware, WireHTTP11DownloadHandler
+from tdmcrawl.crawler.errors import EXIT_USAGE, UsageError
 from tdmcrawl.crawler.gates.neardup import NearDuplicateGate
-from tdmcrawl.crawler.gates.netguard import NetGuardMiddleware
+from tdmcrawl.crawler.gates.netguard import NetGuardMiddleware, NetGuardSpiderMiddleware
 from tdmcrawl.crawler.gates.origin import OriginGateMiddleware
 from tdmcrawl.crawler.gates.response import ResponseGateMiddleware
 from tdmcrawl.crawler.output import WarcOutputPipeline
 from tdmcrawl.crawler.pages import PageItemMiddleware
 from tdmcrawl.crawler.politeness import CrawlDelayAutoThrottle, accept_encoding
 from tdmcrawl.crawler.progress import ProgressReporter
-from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.crawler.session import STEP_NEAR_DUPLICATE, STEP_OUTPUT, CrawlSession
+
+logger = logging.getLogger(__name__)
 
 
 def path_of(cls: type) -> str:
@@ -36,22 +42,28 @@ def path_of(cls: type) -> str:
 # Downloader middlewares (process_request runs low -> high, process_response high -> low).
 NETGUARD = 90  # before anything reaches the network, including origin-file fetches
 ORIGIN_GATE = 100  # where RobotsTxtMiddleware sits in Scrapy's base list
-PAGE_BUDGET = 110  # after the pre-fetch decision: only pages that will be fetched count
 RESPONSE_GATE = 540  # below Redirect 600, HttpCompression 590 and Retry 550
 CAPTURE = 595  # above HttpCompression 590: sees the body as received
+PAGE_BUDGET = 990  # the last before the download handler: counts the page requests sent
 PAGE_ITEMS = 950  # spider middleware, close to the spider: turns passed responses into PageItems
-NEAR_DUPLICATE = 900  # item pipeline: copies of reserved works are dropped before the output
-OUTPUT = 1000  # the last item pipeline
+NETGUARD_PARENT = 960  # spider middleware, closest to the spider: each request's parent page
+# Item pipelines for their open/close only: pages reach them from the session, in this order
+# (copies of reserved works are dropped before the output), never through the item stream.
+NEAR_DUPLICATE = STEP_NEAR_DUPLICATE
+OUTPUT = STEP_OUTPUT
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     path_of(NetGuardMiddleware): NETGUARD,
     path_of(OriginGateMiddleware): ORIGIN_GATE,
-    path_of(frontier.ClusterPageBudget): PAGE_BUDGET,  # with --redis and --max-pages only
     path_of(ResponseGateMiddleware): RESPONSE_GATE,
     path_of(CaptureMiddleware): CAPTURE,
+    path_of(PageBudgetMiddleware): PAGE_BUDGET,
 }
-SPIDER_MIDDLEWARES = {path_of(PageItemMiddleware): PAGE_ITEMS}
+SPIDER_MIDDLEWARES = {
+    path_of(PageItemMiddleware): PAGE_ITEMS,
+    path_of(NetGuardSpiderMiddleware): NETGUARD_PARENT,
+}
 EXTENSIONS = {
     path_of(CrawlSession): 0,
     "scrapy.extensions.throttle.AutoThrottle": None,
@@ -80,12 +92,21 @@ POLITENESS = {
     "REDIRECT_MAX_TIMES": 10,
 }
 
+# Scrapy's listeners on 127.0.0.1: the telnet console and (Scrapy 2.19) the remote-control
+# HTTP server, which runs Python code sent to it. Off at the add-on's priority: a project
+# (or `-s`) that wants one sets it on explicitly.
+LISTENERS_OFF = {"TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False}
+
 
 class TdmcrawlAddon:
     """Installs tdmcrawl's session, gates, capture, throttle and WARC output."""
 
     def update_settings(self, settings: Any) -> None:
-        for name, value in POLITENESS.items():
+        try:
+            tdm_settings.validate(settings)  # before any component is built or file written
+        except UsageError as exc:
+            refuse_to_start(settings, str(exc))
+        for name, value in {**POLITENESS, **LISTENERS_OFF}.items():
             settings.set(name, value, priority="addon")
         settings.set("USER_AGENT", tdm_settings.user_agent(settings), priority="addon")
         headers = dict(settings.getdict("DEFAULT_REQUEST_HEADERS"))
@@ -102,10 +123,24 @@ class TdmcrawlAddon:
         settings["EXTENSIONS"].update(EXTENSIONS)
         if tdm_settings.getbool(settings, "TDMCRAWL_OUTPUT"):
             settings["ITEM_PIPELINES"][OUTPUT_PIPELINE] = OUTPUT
-            if tdm_settings.getbool(settings, "TDMCRAWL_DEDUP"):
-                settings["ITEM_PIPELINES"][NEAR_DUPLICATE_PIPELINE] = NEAR_DUPLICATE
+        if tdm_settings.getbool(settings, "TDMCRAWL_DEDUP"):
+            # Output off (`check`): the gate still finds copies, from an index in memory.
+            settings["ITEM_PIPELINES"][NEAR_DUPLICATE_PIPELINE] = NEAR_DUPLICATE
         handlers = settings["DOWNLOAD_HANDLERS"]
         for scheme in ("http", "https"):
             handlers[scheme] = WIRE_HANDLER
         if settings.get("TDMCRAWL_FRONTIER_REDIS"):
             frontier.configure(settings)  # checks that the `redis` extra is installed
+
+
+def refuse_to_start(settings: Any, message: str) -> None:
+    """A bad setting stops the Scrapy process before it starts, with one line (exit 2).
+
+    Raising from ``update_settings`` would print a traceback and exit 1 under
+    ``scrapy crawl``; the line says what to fix instead.
+    """
+    line = f"tdmcrawl: {message}"
+    if settings.get("LOG_FILE"):
+        logger.critical(line)  # the terminal gets the line below; the log file gets it too
+    print(f"Error: {line}", file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_USAGE)

@@ -13,8 +13,8 @@
   capture, for the origin TTL (or the failure retry time); the other nodes
   decide by the stored copy and refer to that evidence
   (:mod:`crawler.gates.origin`).
-- **The page budget.** ``--max-pages`` counts the pages all nodes fetch
-  (:class:`ClusterPageBudget`).
+- **The page budget.** ``--max-pages`` counts the page requests all nodes
+  send: :class:`crawler.budget.PageBudget` keeps its one count here.
 
 Leases (a host slot's in-flight request, an origin-file lock) are renewed
 by their node every third of ``TDMCRAWL_LEASE_TTL``; a node that dies stops
@@ -312,9 +312,10 @@ class Cluster:
 
     # -- the page budget ---------------------------------------------------------
 
-    def take_page(self, limit: int) -> bool:
-        """One page from the cluster's ``--max-pages`` budget; False once it is spent."""
-        return bool(self._take_page(keys=[f"{self.prefix}:pages"], args=[limit]))
+    def take_page(self, limit: int) -> int:
+        """One page from the cluster's ``--max-pages`` budget: how many are taken now,
+        this one included, or 0 once it is spent."""
+        return int(self._take_page(keys=[f"{self.prefix}:pages"], args=[limit]))
 
     def pages_taken(self) -> int:
         return int(self.client.get(f"{self.prefix}:pages") or 0)
@@ -332,6 +333,7 @@ def fetch_to_json(result: FetchResult) -> dict[str, Any]:
         "error": result.error,
         "redirects": result.redirects,
         "final_url": result.final_url,
+        "truncated": result.truncated,
     }
 
 
@@ -345,4 +347,5 @@ def fetch_from_json(data: Mapping[str, Any]) -> FetchResult:
         error=data.get("error"),
         redirects=int(data.get("redirects") or 0),
         final_url=data.get("final_url"),
+        truncated=bool(data.get("truncated")),
     )

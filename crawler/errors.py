@@ -10,6 +10,7 @@
      +-- FilterError          an input of ``tdmcrawl filter`` is not usable
      +-- FrontierError        the shared frontier (Redis) cannot be used
      +-- ExportError          a corpus cannot be exported (its files and audit disagree)
+     +-- RegistryUnreachable  a registry service unreachable, and no earlier copy of it
 
 The libraries beside the crawler have their own roots, ``RegistryError`` and
 ``DedupError``; :func:`exit_status` maps those too, so every command reports
@@ -26,6 +27,14 @@ from tdmcrawl.registry.errors import RegistryError
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# A crawl stopped by a signal exits 128 + its number, as a shell reports it: 130 after
+# Ctrl-C (SIGINT), 143 after SIGTERM, whether it stopped cleanly or was forced.
+EXIT_SIGNAL_BASE = 128
+
+
+def signal_status(signum: int) -> int:
+    """The exit status of a crawl interrupted by signal ``signum``."""
+    return EXIT_SIGNAL_BASE + signum
 
 
 class TdmcrawlError(Exception):
@@ -80,6 +89,11 @@ class FrontierError(TdmcrawlError):
 class ExportError(TdmcrawlError):
     """``tdmcrawl export`` cannot read the corpus: a WARC file missing, a kept row that
     points at another record."""
+
+
+class RegistryUnreachable(TdmcrawlError):
+    """``--registry https://...`` cannot be reached and there is no replica of it: the
+    command refuses to run as if the registry were empty."""
 
 
 # What the CLI reports as one line: the project's own trees, a database that SQLite

@@ -37,12 +37,12 @@ from warcio.archiveiterator import ArchiveIterator
 
 from tdmcrawl.crawler.audit.db import open_database, resolve_path
 from tdmcrawl.crawler.errors import ConfigError, ExportError, UsageError
+from tdmcrawl.crawler.manifest import MANIFEST_NAME, ManifestError, read_manifest
 from tdmcrawl.dedup import extract_main_text
 
 FORMATS = ("jsonl", "parquet")
 TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 ROW_GROUP_SIZE = 1000
-MANIFEST = "manifest.json"
 EXTRA_HINT = "pip install 'tdmcrawl[export]'"
 _LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)", re.I)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
@@ -273,52 +273,50 @@ def policy_version(settings: dict[str, Any], versions: dict[str, Any]) -> str:
     )
 
 
-def corpus_lineage(directory: Path) -> list[str]:
-    """The corpora this one derives from, nearest first (``manifest.json``'s ``parent``).
+def corpus_lineage(directory: Path) -> list[dict[str, str | None]]:
+    """The corpora this one derives from, nearest first.
 
-    A parent is named as its manifest names it (a path, or an object's
-    ``path``/``dir``/``crawl_id``); one that is a directory with a manifest of
-    its own is followed to its parent in turn.
+    Each is named as the ``parent`` of its child's ``manifest.json`` header names it
+    (``crawler/manifest.py``; a ``recheck`` writes it): its directory, crawl id, kind of
+    run and the SHA-256 of its manifest when the child was made. A parent directory that
+    still has a manifest is followed to its own parent in turn.
     """
-    out: list[str] = []
+    out: list[dict[str, str | None]] = []
     here = directory
     seen = {directory.resolve()}
     while len(out) < _MAX_LINEAGE:
         parent = _manifest_parent(here)
         if parent is None:
             break
-        name, path = parent
-        out.append(name)
+        out.append(parent)
+        path = Path(parent["directory"]) if parent["directory"] else None
         if path is None:
             break
         path = path if path.is_absolute() else (here / path)
-        if not path.is_dir() or path.resolve() in seen:
+        if not (path / MANIFEST_NAME).is_file() or path.resolve() in seen:
             break
         seen.add(path.resolve())
         here = path
     return out
 
 
-def _manifest_parent(directory: Path) -> tuple[str, Path | None] | None:
-    try:
-        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+def _manifest_parent(directory: Path) -> dict[str, str | None] | None:
+    """The ``parent`` of ``directory``'s manifest (only its header is read), or None."""
+    if not (directory / MANIFEST_NAME).is_file():
         return None
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"{directory / MANIFEST} cannot be read: {exc}") from exc
-    parent = manifest.get("parent") if isinstance(manifest, dict) else None
+    try:
+        header = read_manifest(directory).header
+    except ManifestError as exc:
+        raise ExportError(f"{directory / MANIFEST_NAME} cannot be read: {exc}") from exc
+    parent = header.get("parent")
     if not parent:
         return None
-    if isinstance(parent, str):
-        return parent, Path(parent)
-    if isinstance(parent, dict):
-        for key in ("path", "dir", "directory"):
-            if isinstance(parent.get(key), str):
-                return parent[key], Path(parent[key])
-        for key in ("crawl_id", "id"):
-            if isinstance(parent.get(key), str):
-                return parent[key], None
-    return json.dumps(parent, sort_keys=True, ensure_ascii=False), None
+    if not isinstance(parent, dict):  # not what finish_corpus writes: a bare path
+        parent = {"directory": parent}
+    return {
+        key: str(parent[key]) if parent.get(key) is not None else None
+        for key in ("directory", "crawl_id", "kind", "manifest_sha256")
+    }
 
 
 def _loads(text: str | None) -> dict[str, Any]:
@@ -378,7 +376,14 @@ PAGE_SCHEMA = {
         "content_type": "string",
         "language": "string",
         "crawl_id": "string",
-        "lineage": ["string"],
+        "lineage": [
+            {
+                "directory": "string",
+                "crawl_id": "string",
+                "kind": "string",
+                "manifest_sha256": "string",
+            }
+        ],
         "decision": {"allowed": "bool", "policy_version": "string", "detail": "string"},
     },
 }

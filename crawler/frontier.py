@@ -24,7 +24,7 @@ What scrapy-redis leaves open, and this module closes:
 - Origin files (robots.txt, tdmrep.json, ai.txt) never enter the frontier:
   the origin gate downloads them directly, once for the whole cluster
   (``crawler/cluster.py``), and the nodes share that copy and its evidence.
-- ``--max-pages`` counts the pages of all nodes (:class:`ClusterPageBudget`).
+- ``--max-pages`` counts the page requests of all nodes (:mod:`crawler.budget`).
 
 The nodes of one crawl share the frontier key, the crawl id (so ``tdmcrawl
 audit merge`` combines their audits into one crawl) and, unless told
@@ -43,15 +43,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider, IgnoreRequest, NotConfigured
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.exceptions import DontCloseSpider
 from twisted.internet import task
 
 from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.capture import CAPTURE_META
 from tdmcrawl.crawler.clock import iso_utc
 from tdmcrawl.crawler.cluster import (
-    Cluster,
     clean_key,
     connect,
     default_node,
@@ -61,7 +59,7 @@ from tdmcrawl.crawler.cluster import (
 )
 from tdmcrawl.crawler.errors import FrontierError
 from tdmcrawl.crawler.gates.netguard import SEED_META
-from tdmcrawl.crawler.gates.origin import ORIGIN_META, PREFETCH_META
+from tdmcrawl.crawler.gates.origin import PREFETCH_META
 from tdmcrawl.crawler.gates.response import DECISION_META
 
 logger = logging.getLogger(__name__)
@@ -72,7 +70,6 @@ BUSY_TTL = 30  # seconds a node counts as busy without a heartbeat (a killed nod
 HEARTBEAT = 0.5  # seconds between a node's checks of the shared queue while it waits
 # Meta that belongs to one fetch on one node: big (the raw capture) or recomputed by the gates.
 TRANSIENT_META = frozenset({CAPTURE_META, PREFETCH_META, DECISION_META})
-BUDGET_META = "tdmcrawl_page_budget"  # on a request that has taken its page from the budget
 
 # Pop the best request and mark this node busy in one step (see the module docstring).
 # It also files the request under this node's in-flight hash (request -> score) until the
@@ -404,44 +401,3 @@ class FrontierScheduler(_RedisScheduler):  # type: ignore[misc,valid-type]
             k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
             for k in self.server.scan_iter(match=pattern, count=100)
         ]
-
-
-# -- the cluster-wide page budget -------------------------------------------------------
-
-
-class ClusterPageBudget:
-    """Downloader middleware (after the origin gate): ``--max-pages`` for all nodes together.
-
-    Each page request that passed the pre-fetch gate takes one page from a
-    counter in Redis before it is sent (its retries and redirect hops carry
-    ``BUDGET_META`` and take no other); once the budget is spent, the request
-    is dropped and this node closes with reason ``max_pages``. Without
-    ``--redis`` it is not installed: one process's limit is the spider's.
-    """
-
-    def __init__(self, crawler: Any, limit: int) -> None:
-        self.crawler = crawler
-        self.limit = limit
-        self._closing = False
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> ClusterPageBudget:
-        limit = int(tdm_settings.get(crawler.settings, "TDMCRAWL_MAX_PAGES") or 0)
-        if not crawler.settings.get("TDMCRAWL_FRONTIER_REDIS") or limit <= 0:
-            raise NotConfigured("the cluster-wide page budget needs --redis and --max-pages")
-        return cls(crawler, limit)
-
-    def process_request(self, request: Any) -> None:
-        if request.meta.get(ORIGIN_META) or request.meta.get(BUDGET_META):
-            return
-        if urlsplit(request.url).scheme.lower() not in ("http", "https"):
-            return
-        cluster = Cluster.of(self.crawler)
-        if cluster is not None and cluster.take_page(self.limit):
-            request.meta[BUDGET_META] = True
-            return
-        self.crawler.stats.inc_value("tdmcrawl/cluster/over_max_pages")
-        if not self._closing:
-            self._closing = True
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="max_pages"))
-        raise IgnoreRequest(f"--max-pages {self.limit} reached by the cluster")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tdmcrawl.optout.decision import Decision
@@ -18,6 +18,7 @@ class PageItem:
 
     url: str  # final URL of the response
     decision: Decision  # the post-fetch Decision (allowed)
-    capture: Any  # crawler.capture.Capture
-    text: str | None = None  # extracted main text, for the near-duplicate gate
+    # The body and the text stay out of repr: a log line names the page, never prints it.
+    capture: Any = field(repr=False)  # crawler.capture.Capture
+    text: str | None = field(default=None, repr=False)  # main text, for the near-duplicate gate
     depth: int = 0

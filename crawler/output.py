@@ -4,6 +4,10 @@ It runs after every gate, so only pages that passed them all reach a WARC
 file. Only successful (2xx) responses of the text types
 (``TDMCRAWL_TEXT_TYPES``) are written; anything else is counted and passed on.
 A page whose decision is not ``allowed`` is never written, whatever put it here.
+
+Before a WARC file is renamed, every page in it has its ``kept`` row committed
+(at its offset after any release rewrite): a kill can leave pages without rows
+only in a ``.open`` file, which the recovery on ``--resume`` audits.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from scrapy.exceptions import NotConfigured
 
 from tdmcrawl.crawler import settings as tds
 from tdmcrawl.crawler.audit.db import move_kept
+from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.provenance import warcinfo_fields
-from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.crawler.session import STEP_OUTPUT, CrawlSession
 from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.crawler.warc.records import WarcRef
 from tdmcrawl.crawler.warc.rewrite import PendingPage, record_offsets
 from tdmcrawl.crawler.warc.writer import BeforeClose, RotatingWarcWriter
+from tdmcrawl.optout.decision import Decision
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +60,14 @@ class WarcOutputPipeline:
             prefix=prefix,
             max_size=max_size,
             before_close=before_close,
-            after_close=self._after_close,
+            before_rename=self._before_rename,
         )
         self._vetoed_ids: set[str] = set()  # response ids cut out at release
-        # The last file rewritten at release: (name, record id -> new offset), for the page
-        # whose own write closed that file (its kept row is recorded after the rewrite).
-        self._moved: tuple[str, dict[str, int]] = ("", {})
+        # The decision of the page being written, and the response id of the last page
+        # audited: a write that closes its own file audits its page before the rename.
+        self._writing: Decision | None = None
+        self._last_audited = ""
+        self._audited_early: set[str] = set()
         self._final_done = False
 
     @classmethod
@@ -83,6 +91,9 @@ class WarcOutputPipeline:
             session_getter=lambda: CrawlSession.of(crawler),
         )
         pipeline.writer.before_close = pipeline._release_check
+        # Pages come from the session (crawler.pages), not from the item stream; Scrapy still
+        # opens and closes this pipeline, before the session closes the audit.
+        CrawlSession.of(crawler).add_page_step(STEP_OUTPUT, pipeline.process_item)
         # close_spider is not reached when the engine stops early: close on both.
         crawler.signals.connect(pipeline.close_spider, signal=signals.engine_stopped)
         return pipeline
@@ -103,6 +114,8 @@ class WarcOutputPipeline:
             self.stats.set_value("tdmcrawl/warc/files", len(files))
 
     def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem):
+            return item  # a project's own item: Scrapy hands it to every pipeline
         capture: Capture | None = getattr(item, "capture", None)
         decision = getattr(item, "decision", None)
         if capture is None or decision is None:
@@ -119,15 +132,20 @@ class WarcOutputPipeline:
         if capture.content_type not in self.text_types:
             self._count("skipped/content-type")
             return item
-        ref = self.writer.write_page(capture, decision)
+        self._writing = decision
+        try:
+            ref = self.writer.write_page(capture, decision)
+        finally:
+            self._writing = None
         if ref.record_id in self._vetoed_ids:
             # Its own write closed the file, and the release step cut it out.
             self._vetoed_ids.discard(ref.record_id)
+            self._audited_early.discard(ref.record_id)
             return item
         self._count("pages")
-        name, moved = self._moved
-        if name == ref.filename and ref.record_id in moved:
-            ref = WarcRef(ref.filename, moved[ref.record_id], ref.record_id)
+        if ref.record_id in self._audited_early:
+            self._audited_early.discard(ref.record_id)  # audited when its write closed the file
+            return item
         self._audit_kept(item.url, ref, decision)
         return item
 
@@ -137,6 +155,16 @@ class WarcOutputPipeline:
         Each hook is ``hook(path, pages) -> iterable of record ids`` and audits
         what it vetoes (stage "release"); the writer cuts those pages out.
         """
+        last = pages[-1] if pages else None
+        if (
+            self._writing is not None
+            and last is not None
+            and last.ref.record_id != self._last_audited
+        ):
+            # This page's own write filled the file: audit it now, before the rename
+            # (a vetoed page's row is dropped again by the release step).
+            self._audit_kept(last.url, last.ref, self._writing)
+            self._audited_early.add(last.ref.record_id)
         session = self._session_getter()
         vetoed: set[str] = set()
         for hook in session.release_hooks if session is not None else ():
@@ -147,28 +175,31 @@ class WarcOutputPipeline:
             self._vetoed_ids = {p.ref.record_id for p in gone}
         return vetoed
 
-    def _after_close(self, path: Path, kept: list[PendingPage], gone: list[PendingPage]) -> None:
-        """After a rewrite at release, move the ``kept`` rows to their records' new offsets."""
-        if not gone:
-            return
-        offsets = record_offsets(path)
-        self._moved = (path.name, offsets)
+    def _before_rename(self, path: Path, kept: list[PendingPage], gone: list[PendingPage]) -> None:
+        """The audit is made durable before the file is renamed: rows moved to their
+        records' offsets after a rewrite at release, then every queued row committed."""
         session = self._session_getter()
         audit = session.audit if session is not None else None
-        if audit is not None:
+        if audit is None:
+            return
+        final_name = path.name.removesuffix(".open")
+        if gone:
+            offsets = record_offsets(path)
             move_kept(
                 audit,
-                path.name,
+                final_name,
                 {
                     p.ref.record_id: offsets[p.ref.record_id]
                     for p in kept
                     if p.ref.record_id in offsets
                 },
             )
+        audit.flush()
 
     def _audit_kept(self, url: str, ref: WarcRef, decision: Any) -> None:
         session = self._session_getter()
         audit = session.audit if session is not None else None
+        self._last_audited = ref.record_id
         if audit is None:
             return
         audit.record_kept(

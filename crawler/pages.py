@@ -2,13 +2,16 @@
 
 A spider middleware, installed by the add-on, so that a plain Scrapy project
 gets WARC output without changing its spiders: every successful text response
-that the post-fetch gate allowed yields one ``PageItem`` before whatever the
-spider's callback yields. Reserved pages never get here (the gate refused them
-in the downloader).
+that the post-fetch gate allowed becomes one ``PageItem``, handed to the
+session's page steps (the near-duplicate gate, then the WARC output), never to
+the item stream: the project's pipelines, feed exports and item log see only
+what its spider yields, untouched. Reserved pages never get here (the gate
+refused them in the downloader).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -20,6 +23,8 @@ from tdmcrawl.crawler.gates.response import DECISION_META, extract_text
 from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.session import CrawlSession
 from tdmcrawl.optout.decision import Decision
+
+logger = logging.getLogger(__name__)
 
 
 class PageItemMiddleware:
@@ -58,17 +63,23 @@ class PageItemMiddleware:
             depth=int(response.meta.get("depth", 0)),
         )
 
-    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
+    def keep(self, response: Response) -> None:
         item = self.page_item(response)
-        if item is not None:
-            yield item
+        if item is None:
+            return
+        try:
+            self.session.keep_page(item)
+        except Exception:
+            # As an item pipeline's error would: logged, and the page's links still followed.
+            logger.exception("tdmcrawl: keeping %s failed", item.url)
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
+        self.keep(response)
         yield from result
 
     async def process_spider_output_async(
         self, response: Response, result: AsyncIterator[Any]
     ) -> AsyncIterator[Any]:
-        item = self.page_item(response)
-        if item is not None:
-            yield item
+        self.keep(response)
         async for element in result:
             yield element

@@ -16,8 +16,10 @@ from typing import Any
 
 from tdmcrawl.crawler import __version__
 from tdmcrawl.crawler import settings as tds
+from tdmcrawl.crawler.registry_follow import FollowedRegistry
 from tdmcrawl.crawler.warc.records import FORMAT_FIELDS, NORMALISATION_NOTE
-from tdmcrawl.optout.ai_agents import ai_training_tokens
+from tdmcrawl.optout.ai_agents import AiTokenList, ai_training_tokens
+from tdmcrawl.registry import RegistryReader
 
 # Third-party packages whose version can change a decision or a record's bytes.
 VERSIONED_PACKAGES = ("scrapy", "warcio", "lxml", "trafilatura")
@@ -28,6 +30,13 @@ FILTER_NOTE = (
 )
 
 
+RECHECK_NOTE = (
+    "Records copied byte for byte from the WARC file named in tdmcrawl-recheck-of by "
+    "tdmcrawl recheck; pages reserved for AI training by today's opt-outs (and the records "
+    "tied to them) removed."
+)
+
+
 def package_version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -35,11 +44,12 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
-def versions() -> dict[str, str]:
-    """Versions recorded with every crawl, so an audit says which code decided."""
+def versions(agents: AiTokenList | None = None) -> dict[str, str]:
+    """Versions recorded with every crawl, so an audit says which code decided;
+    ``agents`` is the AI-crawler list in force (default: the packaged one)."""
     out = {"tdmcrawl": __version__, "python": platform.python_version()}
     out.update({name: package_version(name) for name in VERSIONED_PACKAGES})
-    out["ai_training_tokens"] = ai_training_tokens().version
+    out["ai_training_tokens"] = (agents or ai_training_tokens()).version
     return out
 
 
@@ -74,23 +84,73 @@ def settings_snapshot(settings: Any) -> dict[str, Any]:
     return out
 
 
-def warcinfo_fields(settings: Any) -> dict[str, str]:
-    """The warcinfo body for a crawl: software, identity, the policy in force, the note."""
-    # Read from the same PolicyConfig the gates use, so the record can't misstate a switch.
-    config = tds.policy_config(settings)
-    policy = {
+def policy_statement(config: Any, *, registry: bool, **more: Any) -> dict[str, Any]:
+    """Every switch of an ``optout.PolicyConfig``, in the words warcinfo, the manifest and
+    the audit report use (``more``: what a command adds, e.g. ``fetch-reserved``)."""
+    return {
         "robots": True,
         "robots-ai-agents": config.ai_agents,
-        "ai-agents-list-version": ai_training_tokens().version,
+        "ai-agents-list-version": config.agent_list.version,
+        "ai-agents-lookalikes": config.ai_agent_lookalikes,
+        "rsl": config.rsl,
+        "rsl-licenses-held": list(config.rsl_licenses),
+        "rsl-token-variants": config.rsl_token_variants,
+        "tdmrep-object": config.tdmrep_object,
+        "tdmrep-string": config.tdmrep_string,
+        "tdmrep-variants": config.tdmrep_variants,
+        "robots-comments": config.robots_comments,
         "content-usage": config.content_usage,
         "content-signal": config.content_signal,
         "aipref-compat": config.aipref_compat,
         "tdmrep": config.tdmrep,
         "noai": config.noai,
         "ai-txt": config.ai_txt,
-        "registry": bool(settings.get("TDMCRAWL_REGISTRY")),
-        "fetch-reserved": tds.getbool(settings, "TDMCRAWL_FETCH_RESERVED"),
+        "registry": registry,
+        **more,
+        "token": config.token,
     }
+
+
+def policy_in_force(settings: Any) -> dict[str, Any]:
+    """Every policy switch of a crawl, as its warcinfo record and its manifest state them."""
+    # Read from the same PolicyConfig the gates use, so no record can misstate a switch.
+    return policy_statement(
+        tds.policy_config(settings),
+        registry=bool(settings.get("TDMCRAWL_REGISTRY")),
+        **{
+            "fetch-reserved": tds.getbool(settings, "TDMCRAWL_FETCH_RESERVED"),
+            "near-duplicates": tds.getbool(settings, "TDMCRAWL_DEDUP"),
+        },
+    )
+
+
+def registry_state(registry: FollowedRegistry | RegistryReader | None) -> dict[str, Any] | None:
+    """What identifies the registry a run read: its location, position and what it held.
+
+    A followed registry (a file, or a service's replica) states its source, feed
+    cursor and sync time; a bare reader is described by its path and counts.
+    """
+    if registry is None:
+        return None
+    identity = tds.dedup_config().identity
+    reader = registry.reader if isinstance(registry, FollowedRegistry) else registry
+    works = sum(1 for _ in reader.content_works(config_identity=identity))
+    out: dict[str, Any] = {
+        "location": str(reader.path),
+        "url_rules": len(reader),
+        "work_files": works,
+        "dedup_config": identity,
+    }
+    if isinstance(registry, FollowedRegistry):
+        out.update(registry.state().to_dict())
+    return out
+
+
+def warcinfo_fields(settings: Any) -> dict[str, str]:
+    """The warcinfo body for a crawl: software, identity, the policy in force, the note."""
+    policy = policy_in_force(settings)
+    for stated_elsewhere in ("token", "near-duplicates"):  # their own lines below
+        policy.pop(stated_elsewhere)
     dedup = dedup_snapshot(settings)
     fields = {
         "software": f"tdmcrawl/{__version__} (Scrapy/{package_version('scrapy')}; "
@@ -126,4 +186,13 @@ def filter_warcinfo_fields(
     }
     if near_duplicates:
         fields["tdmcrawl-near-duplicate"] = tds.dedup_config().identity
+    return fields
+
+
+def recheck_warcinfo_fields(settings: Any, parent: Path) -> dict[str, str]:
+    """The warcinfo body of the files ``tdmcrawl recheck`` rewrites."""
+    fields = warcinfo_fields(settings)
+    fields["software"] = fields["software"].replace("tdmcrawl/", "tdmcrawl recheck/", 1)
+    fields["description"] = RECHECK_NOTE
+    fields["tdmcrawl-recheck-parent"] = str(parent)
     return fields

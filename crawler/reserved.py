@@ -44,8 +44,11 @@ class ReservedWorks:
         self._generation = 0
 
     @classmethod
-    def in_memory(cls, shingle_file: Path) -> ReservedWorks:
-        """An index in this process; verification shingles in a scratch file (rebuilt)."""
+    def in_memory(cls, shingle_file: Path | None) -> ReservedWorks:
+        """An index in this process; verification shingles in a scratch file (rebuilt), or
+        in memory when ``shingle_file`` is None (``check``: nothing written)."""
+        if shingle_file is None:
+            return cls(MemoryIndex(tds.dedup_config()))
         shingle_file.parent.mkdir(parents=True, exist_ok=True)
         shingle_file.unlink(missing_ok=True)
         return cls(MemoryIndex(tds.dedup_config(), shingle_file=shingle_file))
@@ -125,8 +128,8 @@ class ReservedWorks:
         count = 0
         for work in reader.content_works(config_identity=identity):
             key = REGISTRY_PREFIX + work.work_id
-            if self._client is not None and key in self.index:
-                continue  # another process of this crawl loaded it already
+            if key in self.index:
+                continue  # loaded before this sync, or by another process of this crawl
             try:
                 items.append((key, Fingerprint.from_bytes(work.fingerprint)))
             except FingerprintError as exc:

@@ -2,13 +2,22 @@
 
 The Twisted reactor runs once per process, so one call to ``run`` per
 process; ``tdmcrawl check`` and ``tdmcrawl crawl`` each make exactly one.
+
+Signals: Scrapy stops gracefully on the first SIGINT or SIGTERM and stops the
+reactor at once on the second. ``run`` can print a line on stderr the moment
+each arrives (what happens now, what another one does), and records them on
+the crawler (``tdmcrawl_stop_signals``) so the command can report the stop and
+exit with 128 + the signal's number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
+import signal
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,9 +26,9 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from tdmcrawl.crawler.errors import StartError, TdmcrawlError, UsageError
+from tdmcrawl.crawler.settings import STATE_FILE
 
 ADDON = "tdmcrawl.crawler.addon.TdmcrawlAddon"
-STATE_FILE = "tdmcrawl-state.json"
 
 
 def build_settings(
@@ -31,7 +40,6 @@ def build_settings(
     """Scrapy defaults, the add-on, CLI options (``None`` = not given), then ``-s`` on top."""
     settings = Settings()
     settings.set("ADDONS", {ADDON: 0}, priority="project")
-    settings.set("TELNETCONSOLE_ENABLED", False, priority="project")
     settings.set("LOG_LEVEL", "INFO", priority="project")
     if log_file is not None:
         settings.set("LOG_FILE", str(log_file), priority="project")
@@ -78,7 +86,9 @@ def prepare_out_dir(out_dir: Path, *, resume: bool) -> dict[str, Any]:
                 "or another --out directory"
             )
         state = {"crawl_id": uuid.uuid4().hex}
-    state["running"] = True  # cleared by mark_stopped() after a clean end or Ctrl-C
+    # Cleared by mark_stopped() only after a clean engine close (the end, one Ctrl-C or one
+    # SIGTERM); a kill or a second signal leaves it, and --resume then recovers as after a kill.
+    state["running"] = True
     save_state(out_dir, state)
     return {
         "TDMCRAWL_CRAWL_ID": state["crawl_id"],
@@ -94,14 +104,60 @@ def mark_stopped(out_dir: Path) -> None:
     save_state(out_dir, state)
 
 
-def run(settings: Settings, spider_cls: Any, **spider_kwargs: Any) -> Any:
-    """Run one crawl to its end (or Ctrl-C) and return the crawler.
+class _SignalledProcess(CrawlerProcess):
+    """Scrapy's process, saying on stderr at once what a stop signal does, and recording it.
+
+    ``messages`` are (first signal, second signal) texts with ``{signal}`` for
+    its name. Written with ``os.write``: a signal handler must not use the
+    buffered stream the interrupted code may be writing to.
+    """
+
+    def __init__(self, settings: Settings, messages: tuple[str, str] | None) -> None:
+        super().__init__(settings)
+        self.messages = messages
+        self.stop_signals: list[int] = []
+
+    def _say(self, index: int, signum: int) -> None:
+        if self.messages is None:
+            return
+        text = self.messages[index].format(signal=signal_name(signum))
+        with contextlib.suppress(OSError):  # no stderr: the log still says it
+            os.write(2, ("\n" + text + "\n").encode("utf-8", "replace"))
+
+    def _signal_shutdown(self, signum: int, frame: Any) -> None:
+        self.stop_signals.append(signum)
+        self._say(0, signum)
+        super()._signal_shutdown(signum, frame)
+
+    def _signal_kill(self, signum: int, frame: Any) -> None:
+        self.stop_signals.append(signum)
+        self._say(1, signum)
+        super()._signal_kill(signum, frame)
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def run(
+    settings: Settings,
+    spider_cls: Any,
+    *,
+    stop_messages: tuple[str, str] | None = None,
+    **spider_kwargs: Any,
+) -> Any:
+    """Run one crawl to its end (or a stop signal) and return the crawler.
 
     A failure while starting is raised as :class:`StartError` instead of
-    being printed by Twisted as an unhandled error with a traceback.
+    being printed by Twisted as an unhandled error with a traceback. The stop
+    signals received are in ``crawler.tdmcrawl_stop_signals``.
     """
-    process = CrawlerProcess(settings)
+    process = _SignalledProcess(settings, stop_messages)
     crawler = process.create_crawler(spider_cls)
+    crawler.tdmcrawl_stop_signals = process.stop_signals
     failures: list[Any] = []
     process.crawl(crawler, **spider_kwargs).addErrback(failures.append)
     process.start()
@@ -113,10 +169,17 @@ def run(settings: Settings, spider_cls: Any, **spider_kwargs: Any) -> Any:
     return crawler
 
 
-def run_command(name: str, settings: Settings, spider_cls: Any, **spider_kwargs: Any) -> Any:
+def run_command(
+    name: str,
+    settings: Settings,
+    spider_cls: Any,
+    *,
+    stop_messages: tuple[str, str] | None = None,
+    **spider_kwargs: Any,
+) -> Any:
     """:func:`run` for a CLI command: any failure to run is one line naming the command."""
     try:
-        return run(settings, spider_cls, **spider_kwargs)
+        return run(settings, spider_cls, stop_messages=stop_messages, **spider_kwargs)
     except StartError as exc:  # e.g. `-s DOWNLOAD_DELAY=abc`
         raise StartError(f"{name} failed to start: {exc}") from exc
     except Exception as exc:  # details are in the log; the user gets one line

@@ -1,9 +1,10 @@
-"""The crawl spider: seeds, scope, page limit and link extraction.
+"""The crawl spider: seeds, scope and link extraction.
 
 Pages themselves are turned into ``PageItem``s by ``crawler.pages`` (so a plain
 Scrapy project gets the same output); this spider only decides which links to
 follow. Depth is Scrapy's ``DEPTH_LIMIT``; redirects are Scrapy's, and every
-hop comes back through the gates and the netguard.
+hop comes back through the gates and the netguard. The page limit is
+``crawler.budget``'s: once it is spent, no link is followed.
 """
 
 from __future__ import annotations
@@ -15,17 +16,28 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response
-from scrapy.linkextractors import LinkExtractor
+from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from twisted.python.failure import Failure
 
 from tdmcrawl.crawler import settings as tdm_settings
-from tdmcrawl.crawler.gates.netguard import SEED_META
+from tdmcrawl.crawler.budget import PageBudget
+from tdmcrawl.crawler.gates.netguard import PARENT_META, SEED_META
 from tdmcrawl.crawler.gates.origin import Excluded
 from tdmcrawl.crawler.linklog import LINKS_NAME, FollowedPage, LinkLog, read_link_log
 
-SCOPES = ("host", "domain", "any")
+SCOPES = tdm_settings.SCOPES
+# Text types whose files Scrapy's link extractor skips by extension (IGNORED_EXTENSIONS):
+# when such a type is a page type, links to its files are followed.
+DOCUMENT_EXTENSIONS = {"application/pdf": ("pdf",), "application/epub+zip": ("epub",)}
+
+
+def link_extractor(text_types: list[str]) -> LinkExtractor:
+    """Scrapy's extractor, following links to the document files that are page types."""
+    wanted = {ext for t in text_types for ext in DOCUMENT_EXTENSIONS.get(t.strip().lower(), ())}
+    return LinkExtractor(
+        unique=True, deny_extensions=[e for e in IGNORED_EXTENSIONS if e not in wanted]
+    )
 
 
 def registrable_part(host: str) -> str:
@@ -64,6 +76,7 @@ class TdmcrawlSpider(scrapy.Spider):
         self._links = LinkExtractor(unique=True)
         self.link_log: LinkLog | None = None
         self.followed: dict[str, FollowedPage] = {}  # after a kill: where to pick up again
+        self.budget = PageBudget(0)  # the crawler's, set by from_crawler
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> TdmcrawlSpider:
@@ -72,7 +85,8 @@ class TdmcrawlSpider(scrapy.Spider):
         spider.scope = str(tdm_settings.get(settings, "TDMCRAWL_SCOPE"))
         if spider.scope not in SCOPES:
             raise ValueError(f"TDMCRAWL_SCOPE must be one of {', '.join(SCOPES)}")
-        spider.max_pages = int(tdm_settings.get(settings, "TDMCRAWL_MAX_PAGES"))
+        spider.budget = PageBudget.of(crawler)
+        spider._links = link_extractor(tdm_settings.getlist(settings, "TDMCRAWL_TEXT_TYPES"))
         if tdm_settings.getbool(settings, "TDMCRAWL_OUTPUT"):
             path = Path(str(tdm_settings.get(settings, "TDMCRAWL_OUT_DIR"))) / LINKS_NAME
             resume = tdm_settings.getbool(settings, "TDMCRAWL_RESUME")
@@ -93,14 +107,18 @@ class TdmcrawlSpider(scrapy.Spider):
                 dont_filter=True,
                 meta={SEED_META: True},
             )
-        # After a kill the JOBDIR queue is gone: start again from the links already found.
+        # After a kill the JOBDIR queue is gone: start again from the links already found,
+        # each with the page it was found on, so the netguard checks it as a link again.
         depth_limit = self.settings.getint("DEPTH_LIMIT")
         for page in self.followed.values():
             if depth_limit and page.depth + 1 > depth_limit:
                 continue
             for link in page.links:
                 yield scrapy.Request(
-                    link, callback=self.parse, errback=self.failed, meta={"depth": page.depth + 1}
+                    link,
+                    callback=self.parse,
+                    errback=self.failed,
+                    meta={"depth": page.depth + 1, PARENT_META: page.url},
                 )
 
     def parse(self, response: Response) -> Iterator[Any]:
@@ -116,8 +134,6 @@ class TdmcrawlSpider(scrapy.Spider):
                 yield from self.follow(failure.value.response, depth=depth)
 
     def follow(self, response: Response, depth: int | None = None) -> Iterator[Any]:
-        if self.max_pages and self.pages >= self.max_pages:
-            raise CloseSpider("max_pages")
         if not isinstance(response, HtmlResponse):
             return
         links = [
@@ -129,8 +145,14 @@ class TdmcrawlSpider(scrapy.Spider):
             if depth is None:  # a refused response may be detached from its request
                 depth = int(response.meta.get("depth", 0)) if response.request else 0
             self.link_log.record(response.url, depth, links)
+        if self.budget.exhausted:
+            return  # the link log has the links, for a --resume with a higher limit
+        # The parent goes in meta, not only in a Referer: a page may ask for none, and
+        # links followed from the errback (a refused page) get none at all.
         for url in links:
-            yield scrapy.Request(url, callback=self.parse, errback=self.failed)
+            yield scrapy.Request(
+                url, callback=self.parse, errback=self.failed, meta={PARENT_META: response.url}
+            )
 
     def _count_page(self) -> None:
         self.pages += 1

@@ -15,6 +15,7 @@ Typical use::
 from typing import Any
 
 from tdmcrawl.dedup.config import DEFAULT_CONFIG, NORMALIZER_VERSION, DedupConfig
+from tdmcrawl.dedup.documents import document_kind, document_text
 from tdmcrawl.dedup.errors import (
     ConfigError,
     DedupError,
@@ -42,6 +43,8 @@ __all__ = [
     "RedisIndex",
     "ReservedIndex",
     "Similarity",
+    "document_kind",
+    "document_text",
     "extract_main_text",
     "fingerprint",
     "load_index",

@@ -2,7 +2,13 @@
 
 Drafts followed: draft-ietf-aipref-vocab-07 (labels ``train-ai`` and ``search``,
 no hierarchy) and draft-ietf-aipref-attach-05 (the ``Content-Usage`` HTTP
-field and the ``Content-Usage:`` robots.txt rule). Also Cloudflare's
+field and the ``Content-Usage:`` robots.txt rule). Checked against
+draft-ietf-aipref-vocab-08 (2026-09-14; attach-05 is still the newest attachment
+draft): what the stored copies hold of -08 changes nothing this module reads. The
+working group's proposal of inference categories (``infer-user``,
+``infer-system``) adds labels that are not training and not supersets of it, so, as
+-07 and -08 require for labels a reader does not act on, they are ignored for the
+training answer (kept in ``labels``); ``train-ai`` keeps its meaning. Also Cloudflare's
 ``Content-Signal:`` robots.txt line (``ai-train=no``), which has the same shape
 of answer.
 

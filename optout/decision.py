@@ -30,6 +30,8 @@ class ReasonCode(StrEnum):
     REGISTRY_URL = "registry-url"
     REGISTRY_CONTENT = "registry-content"
     RESERVED_COPY = "reserved-copy"
+    RSL = "rsl"
+    ROBOTS_COMMENT = "robots-comment"
 
 
 # Only these forbid *fetching*; every other reason reserves training use only.

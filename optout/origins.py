@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# The largest origin file read (TDMCRAWL_ORIGIN_MAXSIZE's default, and the
+# filter's read limit): a bigger file counts as larger than the limit, which
+# never grants more than the file would (see optout.fetched and optout.policy).
+ORIGIN_FILE_MAX_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,18 +69,27 @@ def serialized_origin(url: str) -> str:
 
 @dataclass(frozen=True)
 class OriginFile:
-    kind: str  # the evidence kind in the audit: robots.txt, tdmrep.json, ai.txt
-    path: str  # where it lives on the origin
+    kind: str  # the evidence kind in the audit: robots.txt, tdmrep.json, ai.txt, rsl
+    path: str  # where it lives on the origin ("" for a discovered document)
     source: str  # Reason.source of the signals read from it
     signal: str  # its keyword in OriginSignals.from_fetches
+    # A document at no fixed path, named by another (an RSL licence: robots.txt
+    # ``License:``, a ``Link`` header, an HTML ``<link>``); fetched once per origin
+    # and URL, after robots.txt. Its ``from_fetches`` value maps URL -> fetch.
+    discovered: bool = False
 
 
 ROBOTS_TXT = OriginFile("robots.txt", "/robots.txt", "robots.txt", "robots")
 TDMREP_JSON = OriginFile("tdmrep.json", "/.well-known/tdmrep.json", "well-known", "tdmrep")
 AI_TXT = OriginFile("ai.txt", "/ai.txt", "ai.txt", "ai_txt")
-ORIGIN_FILES = (ROBOTS_TXT, TDMREP_JSON, AI_TXT)
+# Reasons read from a licence carry the source where it was named (robots.txt,
+# header, html), so its source here is the document's own kind.
+RSL_LICENSE = OriginFile("rsl", "", "rsl", "rsl", discovered=True)
+ORIGIN_FILES = (ROBOTS_TXT, TDMREP_JSON, AI_TXT, RSL_LICENSE)
+# The files at fixed paths, fetched for every origin.
+FIXED_ORIGIN_FILES = tuple(f for f in ORIGIN_FILES if not f.discovered)
 
-_BY_PATH = {f.path: f for f in ORIGIN_FILES}
+_BY_PATH = {f.path: f for f in FIXED_ORIGIN_FILES}
 _BY_SOURCE = {f.source: f for f in ORIGIN_FILES}
 
 

@@ -14,29 +14,47 @@ valid value supersedes, even to relax). Explicit permissions
 
 Cost per URL: the origin's files are parsed once, in :class:`OriginSignals`;
 per URL there are only pattern matches, header scans, and for HTML bodies a
-parse of the ``<head>`` within the first ``PolicyConfig.html_meta_max_bytes``.
+streamed scan for meta tags (see :mod:`optout.html_meta`).
+
+Fail closed: a signal that exists but cannot be read whole reserves what it
+could have reserved, with evidence saying why. A tdmrep.json cut by a size
+limit or broken part way reserves the paths its readable rules do not match;
+an ai.txt too large to read reserves every path; an HTML page whose meta
+scan was cut (``html_meta_max_bytes``, a body cut short) is reserved as
+``noai`` and ``tdmrep`` from ``meta``; an unreadable robots.txt is a complete
+disallow (:mod:`optout.fetched`).
 """
 
 from __future__ import annotations
 
 import mimetypes
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from tdmcrawl.optout import aipref, tdmrep, xrobots
-from tdmcrawl.optout.ai_agents import ai_agent_reasons, ai_txt_reasons, parse_ai_txt
+from tdmcrawl.optout import aipref, documents, lenient, rsl, tdmrep, xrobots
+from tdmcrawl.optout.ai_agents import (
+    AiTokenList,
+    ai_agent_reasons,
+    ai_training_tokens,
+    ai_txt_reasons,
+    parse_ai_txt,
+)
+from tdmcrawl.optout.comments import file_comment_reasons
 from tdmcrawl.optout.decision import Decision, Reason, ReasonCode
 from tdmcrawl.optout.fetched import FetchResult, RobotsOutcome, file_body, robots_outcome
-from tdmcrawl.optout.html_meta import MAX_BYTES, extract_meta
+from tdmcrawl.optout.html_meta import MetaScan, extract_meta
 from tdmcrawl.optout.robots import RobotsTxt
+from tdmcrawl.optout.tdmrep import TdmRepFile
 
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _SNIFF_BYTES = 512
 _HTML_START = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|meta|title)[\s>/]",
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]{0,200}>\s*)?(?:<!--.*?-->\s*)*"
+    rb"<(?:!doctype\s+html|html|head|meta|title)[\s>/]",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -59,9 +77,31 @@ class PolicyConfig:
     ``tdmrep``: honour W3C TDMRep (tdmrep.json, headers, meta).
     ``content_usage``: honour IETF aipref Content-Usage (robots.txt and header).
     ``content_signal``: honour Cloudflare ``Content-Signal: ai-train=no``.
-    ``html_meta_max_bytes``: how much of an HTML body is scanned for meta tags.
+    ``html_meta_max_bytes``: at most this many bytes of an HTML body are scanned
+    for meta tags (None: all of it, as downloaded). A page whose scan it cuts
+    is reserved (``noai``/``tdmrep`` from ``meta``, the cut as evidence): a
+    reservation could follow the cut. A limit trades pages for time.
+    ``robots_redirects_unavailable``: a robots.txt behind more than five
+    redirects (a loop) or a redirect that cannot be followed counts as
+    *unavailable* (allow all, RFC 9309 2.3.1.2 permits it) instead of
+    unreachable (complete disallow, the default).
+    ``rsl``: honour RSL 1.0 licences (robots.txt ``License:``, ``Link`` header,
+    HTML ``<link>``): a prohibition of AI training, or a permission only on terms
+    not held, reserves (``rsl``); ``rsl_licenses`` names the licences the operator
+    holds (licence document, ``<standard>``/``<custom>`` or licence-server URLs).
     robots.txt rules for our own token, and an unreachable robots.txt, are
     not switchable: they forbid fetching (RFC 9309).
+
+    Readings of evident intent (:mod:`optout.lenient`, :mod:`optout.comments`),
+    each on by default, each read as a reservation only and with a warning:
+    ``tdmrep_object`` (a tdmrep.json that is one object), ``tdmrep_string``
+    (``"1"`` for ``1`` in tdmrep.json), ``tdmrep_variants`` (``X-TDM-Reservation``
+    and other spellings), ``ai_agent_lookalikes`` (``User-agent`` lines naming an
+    AI crawler without its product token), ``rsl_token_variants`` (``train-ai``
+    and like spellings in an RSL ``<prohibits>``), ``robots_comments``
+    (``reserve``, ``warn`` or ``off``: reservations written in words in
+    robots.txt comments). ``agents``: the AI-crawler list in force (None: the
+    packaged list).
     """
 
     token: str = "tdmcrawl"
@@ -72,7 +112,17 @@ class PolicyConfig:
     tdmrep: bool = True
     content_usage: bool = True
     content_signal: bool = True
-    html_meta_max_bytes: int = MAX_BYTES
+    html_meta_max_bytes: int | None = None
+    robots_redirects_unavailable: bool = False
+    rsl: bool = True
+    rsl_licenses: tuple[str, ...] = ()
+    rsl_token_variants: bool = True
+    tdmrep_object: bool = True
+    tdmrep_string: bool = True
+    tdmrep_variants: bool = True
+    ai_agent_lookalikes: bool = True
+    robots_comments: str = "reserve"
+    agents: AiTokenList | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.token, str) or not _PRODUCT_TOKEN.fullmatch(self.token):
@@ -80,16 +130,33 @@ class PolicyConfig:
                 f"policy token {self.token!r} is not an RFC 9309 product token "
                 "(letters, '_' and '-' only), e.g. 'tdmcrawl'"
             )
-        if not isinstance(self.html_meta_max_bytes, int) or self.html_meta_max_bytes < 1024:
+        limit = self.html_meta_max_bytes
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1024
+        ):
             raise ValueError(
-                f"html_meta_max_bytes={self.html_meta_max_bytes!r}: use at least 1024 bytes"
+                f"html_meta_max_bytes={limit!r}: use at least 1024 bytes, or None for no limit"
             )
+        if self.robots_comments not in COMMENT_MODES:
+            raise ValueError(
+                f"robots_comments={self.robots_comments!r}: use one of {', '.join(COMMENT_MODES)}"
+            )
+        object.__setattr__(self, "rsl_licenses", tuple(self.rsl_licenses))
+
+    @property
+    def agent_list(self) -> AiTokenList:
+        """The AI-crawler list in force."""
+        return self.agents if self.agents is not None else ai_training_tokens()
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as plain values, for the warcinfo record and the audit log."""
-        return asdict(self)
+        out = asdict(self)
+        out["rsl_licenses"] = list(self.rsl_licenses)
+        out["agents"] = self.agent_list.version
+        return out
 
 
+COMMENT_MODES = ("reserve", "warn", "off")
 _DEFAULT_CONFIG = PolicyConfig()
 # Shared read-only stand-in when robots.txt was not consulted (its per-token
 # caches only ever hold the same empty answers).
@@ -111,6 +178,14 @@ class OriginSignals:
     tdmrep: tdmrep.TdmRepFile | None = None
     ai_txt: RobotsTxt | None = None
     warnings: tuple[str, ...] = ()
+    # Why an ai.txt that exists could not be read (too large): it then reserves
+    # every path, since it could have.
+    ai_txt_unread: str | None = None
+    # The evident-intent reading of a tdmrep.json written as one object (used
+    # only when ``PolicyConfig.tdmrep_object`` is on and ``tdmrep`` is None).
+    tdmrep_object: TdmRepFile | None = None
+    # RSL licence documents fetched for this origin, by URL (RslDocument.url).
+    licenses: tuple[rsl.RslDocument, ...] = ()
 
     @classmethod
     def from_fetches(
@@ -118,18 +193,41 @@ class OriginSignals:
         robots: FetchResult | None = None,
         tdmrep: FetchResult | None = None,
         ai_txt: FetchResult | None = None,
+        rsl: Mapping[str, FetchResult] | None = None,
+        *,
+        config: PolicyConfig | None = None,
     ) -> OriginSignals:
-        """Build from what the caller saw fetching each file (None: not fetched)."""
+        """Build from what the caller saw fetching each file (None: not fetched);
+        ``rsl`` maps each RSL licence URL to its fetch; ``config`` says how to read a
+        robots.txt redirect failure."""
+        config = config or _DEFAULT_CONFIG
         warnings: list[str] = []
-        outcome = robots_outcome(robots) if robots is not None else None
-        if outcome is not None:
+        outcome = None
+        if robots is not None:
+            outcome = robots_outcome(
+                robots, redirects_unavailable=config.robots_redirects_unavailable
+            )
             warnings += outcome.warnings
+        ai_file, ai_unread = _ai_txt_file(ai_txt, warnings)
+        strict = _tdmrep_file(tdmrep, warnings)
         return cls(
             robots=outcome,
-            tdmrep=_tdmrep_file(tdmrep, warnings),
-            ai_txt=_ai_txt_file(ai_txt, warnings),
+            tdmrep=strict,
+            ai_txt=ai_file,
             warnings=tuple(warnings),
+            ai_txt_unread=ai_unread,
+            tdmrep_object=_tdmrep_object(tdmrep) if strict is None else None,
+            licenses=tuple(license_document(r) for r in (rsl or {}).values()),
         )
+
+    def with_licenses(self, fetches: Mapping[str, FetchResult]) -> OriginSignals:
+        """These signals with more RSL licence documents (found on pages, fetched later)."""
+        known = {doc.url for doc in self.licenses}
+        added = tuple(license_document(r) for u, r in fetches.items() if u not in known)
+        return replace(self, licenses=self.licenses + added) if added else self
+
+    def license(self, url: str) -> rsl.RslDocument | None:
+        return next((doc for doc in self.licenses if doc.url == url), None)
 
     @classmethod
     def from_bodies(
@@ -137,6 +235,8 @@ class OriginSignals:
         robots: bytes | None = None,
         tdmrep: bytes | None = None,
         ai_txt: bytes | None = None,
+        *,
+        config: PolicyConfig | None = None,
     ) -> OriginSignals:
         """Build from file bodies served with 200 (None: the file is absent, 404)."""
 
@@ -148,12 +248,50 @@ class OriginSignals:
             robots=fetched("/robots.txt", robots),
             tdmrep=fetched("/.well-known/tdmrep.json", tdmrep),
             ai_txt=fetched("/ai.txt", ai_txt),
+            config=config,
         )
+
+
+def license_document(result: FetchResult) -> rsl.RslDocument:
+    """An RSL licence fetch as a document: same status, redirect and size rules as
+    tdmrep.json; a failed fetch is a document with no content and a warning."""
+    body = file_body(result)
+    if body is None:
+        why = result.error or f"HTTP {result.status}"
+        return rsl.RslDocument(
+            result.url, warnings=(f"RSL licence {result.url} unreachable ({why}): not read",)
+        )
+    return rsl.RslDocument.parse(body, result.url)
+
+
+def _tdmrep_object(result: FetchResult | None) -> tdmrep.TdmRepFile | None:
+    body = file_body(result)
+    if not body:
+        return None
+    parsed, warnings = lenient.tdmrep_object(body)
+    if parsed is None:
+        # An object that grants or says nothing readable: keep only the warning.
+        return tdmrep.TdmRepFile(warnings=warnings, valid=False) if warnings else None
+    return tdmrep.TdmRepFile(parsed.rules, warnings + parsed.warnings, valid=True)
 
 
 def _tdmrep_file(result: FetchResult | None, warnings: list[str]) -> tdmrep.TdmRepFile | None:
     if result is None:
         return None
+    if result.truncated:
+        # The file exists but is longer than the size limit: what was not read could
+        # reserve anything, so it must not read as "no file" (a small file would not).
+        why = f"is {result.error or 'larger than the size limit'}"
+        if result.body:
+            parsed = tdmrep.TdmRepFile.parse(result.body)
+            if parsed.valid:
+                parsed = replace(parsed, unread=why)  # the cut is why its end breaks
+                warnings += parsed.warnings
+                warnings.append(f"tdmrep.json {why}: read as far as it goes")
+                return parsed
+        unreadable = tdmrep.TdmRepFile.unreadable(why)
+        warnings += unreadable.warnings
+        return unreadable
     body = file_body(result)
     if body is None:
         # TDMRep: "Failure to provide access ... implies that the origin server
@@ -168,35 +306,50 @@ def _tdmrep_file(result: FetchResult | None, warnings: list[str]) -> tdmrep.TdmR
     return parsed if parsed.valid else None
 
 
-def _ai_txt_file(result: FetchResult | None, warnings: list[str]) -> RobotsTxt | None:
+def _ai_txt_file(
+    result: FetchResult | None, warnings: list[str]
+) -> tuple[RobotsTxt | None, str | None]:
+    """The parsed ai.txt, or why an ai.txt that exists cannot be read whole."""
     if result is None:
-        return None
+        return None, None
+    content_type = (result.header("content-type") or "").lower()
+    if result.truncated:
+        if "html" in content_type or (result.body or b"").lstrip()[:1] == b"<":
+            warnings.append("ai.txt is an HTML page, not a robots-style file: ignored")
+            return None, None
+        why = f"is {result.error or 'larger than the size limit'}"
+        warnings.append(f"ai.txt {why}: not read; every path read as reserved")
+        return None, why
     body = file_body(result)
     if not body:
-        return None
-    content_type = (result.header("content-type") or "").lower()
+        return None, None
     if "html" in content_type or body.lstrip()[:1] == b"<":
         warnings.append("ai.txt is an HTML page, not a robots-style file: ignored")
-        return None
+        return None, None
     parsed = parse_ai_txt(body)
+    warnings += parsed.warnings
+    if parsed.unread:
+        return None, f"is {parsed.unread}"
     if parsed.directive_count == 0:
         # The name is overloaded (Markdown "ai.txt" files, research DSLs).
         warnings.append("ai.txt has no User-agent/Allow/Disallow records: ignored")
-        return None
-    warnings += parsed.warnings
-    return parsed
+        return None, None
+    return parsed, None
 
 
 @dataclass(frozen=True)
 class ResponseSignals:
     """What the fetch returned: status, every header line in order (repeats
     kept), the body as received, and the content type if the caller knows it
-    (else it is read from the ``Content-Type`` header, then guessed from the URL)."""
+    (else it is read from the ``Content-Type`` header, then guessed from the URL).
+    ``truncated``: the body is only the start of the response."""
 
     status: int
     headers: Sequence[tuple[str, str]] = ()
     body: bytes = b""
     content_type: str | None = None
+    # ``body`` is only the start of the response (a reader's size limit cut it).
+    truncated: bool = False
 
 
 @dataclass
@@ -227,31 +380,179 @@ def evaluate(
         out.reasons += origin.robots.reasons(url, config.token)
     fetchable = not out.reasons
     if config.ai_agents:
-        out.reasons += ai_agent_reasons(robots, url)
+        tokens = config.agent_list.tokens
+        out.reasons += ai_agent_reasons(robots, url, tokens)
+        if config.ai_agent_lookalikes:
+            found, said = lenient.lookalike_reasons(robots, url, tokens)
+            out.reasons += found
+            out.warnings += said
     # aipref-attach: "no preferences are implied for resources that are disallowed".
     if config.content_usage and fetchable:
         _robots_content_usage(robots, url, config, out)
     if config.content_signal:
         _content_signal(robots, config, out)
+    if config.robots_comments != "off":
+        _robots_comments(robots, config, out)
     tdm_steps: list[tdmrep.TdmValue] = []
-    if config.tdmrep and origin.tdmrep is not None:
-        path = tdmrep.url_path(url)
-        rule = origin.tdmrep.match_path(path)
-        tdm_steps.append(tdmrep.file_value(rule))
-        shadow = origin.tdmrep.shadowed(url, rule, path=path) if rule is not None else None
-        if rule is not None and shadow is not None:
-            out.warnings.append(
-                f"tdmrep.json: rule {rule.index} {rule.location!r} wins by array order; "
-                f"the longer rule {shadow.index} {shadow.location!r} says "
-                f"{shadow.reservation} (first match applies, per TDMRep)"
-            )
+    if config.tdmrep:
+        _tdmrep_file_step(url, origin, config, out, tdm_steps)
+        if config.tdmrep_variants:
+            found, said = lenient.robots_tdm_variants(robots)
+            out.reasons += found
+            out.warnings += said
     if config.ai_txt and origin.ai_txt is not None:
         out.reasons += ai_txt_reasons(origin.ai_txt, url, config.token)
+    if config.ai_txt and origin.ai_txt_unread:
+        evidence = f"ai.txt {origin.ai_txt_unread}: not read; read as reserving every path"
+        out.reasons.append(Reason(ReasonCode.AI_TXT, "ai.txt", evidence + FAIL_CLOSED))
+    licences: list[rsl.LicenseRef] = []
+    if config.rsl:
+        licences += _robots_licences(robots, config.token, url)
     if response is not None:
-        _post_fetch(url, response, config, out, tdm_steps)
+        _post_fetch(url, response, config, out, tdm_steps, licences)
     if config.tdmrep:
         _tdmrep_outcome(tdmrep.resolve(tdm_steps), out)
+    if licences:
+        _rsl_outcome(url, origin, licences, config, out)
     return Decision(url, tuple(out.reasons), tuple(out.warnings), tuple(out.grants))
+
+
+FAIL_CLOSED = " (fail closed)"
+
+
+def _unread_file_value(unread: str, rules_read: int) -> tdmrep.TdmValue:
+    evidence = (
+        f"tdmrep.json {unread}; none of the {rules_read} rule(s) read matches this path, "
+        "and a rule not read could reserve it" + FAIL_CLOSED
+    )
+    return tdmrep.TdmValue("well-known", 1, None, evidence)
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` as written (for resolving robots.txt URLs)."""
+    match = _ORIGIN.match(url)
+    return match.group(0) if match else ""
+
+
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+
+
+def _tdmrep_file_step(
+    url: str,
+    origin: OriginSignals,
+    config: PolicyConfig,
+    out: _Collector,
+    tdm_steps: list[tdmrep.TdmValue],
+) -> None:
+    file = origin.tdmrep
+    if file is None and config.tdmrep_object and origin.tdmrep_object is not None:
+        file = origin.tdmrep_object  # a JSON object read as one site-wide rule
+        # The strict parser's "holds a dict ... ignored" is replaced by how it was read.
+        out.warnings = [w for w in out.warnings if not w.startswith("tdmrep.json holds a dict")]
+        out.warnings += file.warnings
+    if file is None:
+        return
+    path = tdmrep.url_path(url)
+    rule = file.match_path(path)
+    if rule is None and file.unread:
+        # No rule read matches; one that was not read might reserve the path.
+        tdm_steps.append(_unread_file_value(file.unread, len(file.rules)))
+    elif rule is not None and rule.from_string and not config.tdmrep_string:
+        out.warnings.append(
+            f"tdmrep.json rule {rule.index}: tdm-reservation is a string; not read "
+            "(TDMCRAWL_TDMREP_STRING is off): unset"
+        )
+        tdm_steps.append(tdmrep.TdmValue("well-known"))
+    else:
+        tdm_steps.append(tdmrep.file_value(rule))
+    shadow = file.shadowed(url, rule, path=path) if rule is not None else None
+    if rule is not None and shadow is not None:
+        out.warnings.append(
+            f"tdmrep.json: rule {rule.index} {rule.location!r} wins by array order; "
+            f"the longer rule {shadow.index} {shadow.location!r} says "
+            f"{shadow.reservation} (first match applies, per TDMRep)"
+        )
+
+
+def _robots_comments(robots: RobotsTxt, config: PolicyConfig, out: _Collector) -> None:
+    key = config.robots_comments
+    known = _COMMENT_READINGS.setdefault(robots, {})
+    if key not in known:
+        known[key] = _comment_reading(robots, config)
+    reasons, warnings = known[key]
+    out.reasons += reasons
+    out.warnings += warnings
+
+
+# Per parsed robots.txt (and mode): the comment reading and the RSL references of a
+# file are the same for every URL of the origin.
+_COMMENT_READINGS: weakref.WeakKeyDictionary[
+    RobotsTxt, dict[str, tuple[tuple[Reason, ...], tuple[str, ...]]]
+] = weakref.WeakKeyDictionary()
+_ROBOTS_LICENCES: weakref.WeakKeyDictionary[
+    RobotsTxt, dict[tuple[str, str], tuple[rsl.LicenseRef, ...]]
+] = weakref.WeakKeyDictionary()
+
+
+def _robots_licences(robots: RobotsTxt, token: str, url: str) -> tuple[rsl.LicenseRef, ...]:
+    robots_url = url_origin(url) + "/robots.txt"
+    known = _ROBOTS_LICENCES.setdefault(robots, {})
+    key = (token, robots_url)
+    if key not in known:
+        known[key] = rsl.from_robots(robots.licenses_for(token), robots_url)
+    return known[key]
+
+
+def _comment_reading(
+    robots: RobotsTxt, config: PolicyConfig
+) -> tuple[tuple[Reason, ...], tuple[str, ...]]:
+    reasons: list[Reason] = []
+    warnings: list[str] = []
+    out = _Collector(reasons, [], warnings)
+    found = file_comment_reasons(robots)
+    for reason in found:
+        where = f"{robots.source} line {reason.line}"
+        if config.robots_comments == "reserve":
+            out.reasons.append(reason)
+            out.warnings.append(
+                f"{where}: a reservation written in words in a comment, read as one "
+                "(evident intent; TDMCRAWL_ROBOTS_COMMENTS=reserve)"
+            )
+        else:
+            out.warnings.append(
+                f"{where}: a comment reads as a reservation in words; warning only "
+                f"(TDMCRAWL_ROBOTS_COMMENTS=warn): {' '.join(reason.evidence.split())[:160]}"
+            )
+    return tuple(reasons), tuple(warnings)
+
+
+def _rsl_outcome(
+    url: str,
+    origin: OriginSignals,
+    licences: list[rsl.LicenseRef],
+    config: PolicyConfig,
+    out: _Collector,
+) -> None:
+    for ref in licences:
+        document = ref.inline or origin.license(ref.url)
+        where = f"{ref.source} line {ref.line}" if ref.line else ref.source
+        if document is None:
+            out.warnings.append(
+                f"RSL licence {ref.url} (named in {where}) was not fetched: its terms are not read"
+            )
+            continue
+        terms = rsl.training_terms(
+            document, url, held=config.rsl_licenses, token_variants=config.rsl_token_variants
+        )
+        out.warnings += terms.warnings
+        if terms.terms is rsl.Terms.SILENT:
+            continue
+        evidence = f"{ref.evidence}\n{terms.why}: {terms.evidence}".strip()
+        reason = Reason(ReasonCode.RSL, ref.source, evidence, line=ref.line)
+        if terms.terms in (rsl.Terms.PROHIBITED, rsl.Terms.TERMS):
+            out.reasons.append(reason)
+        else:
+            out.grants.append(reason)
 
 
 def _robots_content_usage(
@@ -304,12 +605,20 @@ def _post_fetch(
     config: PolicyConfig,
     out: _Collector,
     tdm_steps: list[tdmrep.TdmValue],
+    licences: list[rsl.LicenseRef],
 ) -> None:
     headers = _header_pairs(response.headers, out)
     body = response.body if isinstance(response.body, bytes | bytearray) else b""
+    body = bytes(body)
     content_type = _content_type(url, response.content_type, headers, body)
     if config.tdmrep:
         tdm_steps.append(tdmrep.from_headers(headers))
+        if config.tdmrep_variants:
+            found, said = lenient.tdm_variants(headers, "header")
+            out.reasons += found
+            out.warnings += said
+    if config.rsl:
+        licences += rsl.from_link_headers(headers, url)
     if config.content_usage:
         items: list[tuple[str, int | None, aipref.UsagePreference]] = []
         for name, value in headers:
@@ -325,13 +634,18 @@ def _post_fetch(
     hits: list[xrobots.NoAiHit] = []
     if config.noai:
         hits += xrobots.noai_from_headers(headers, config.token)
+    if content_type in _HTML_TYPES and body and config.rsl:
+        licences += rsl.from_html(body, url, config.html_meta_max_bytes)
     if content_type in _HTML_TYPES and body and (config.noai or config.tdmrep):
         names = {"robots", config.token.lower(), tdmrep.RESERVATION, tdmrep.POLICY}
+        if config.tdmrep and config.tdmrep_variants:
+            names |= lenient.TDM_RESERVATION_VARIANTS
         scan = extract_meta(
             body,
             names=names,
             content_type=response.content_type or _raw_content_type(headers),
             max_bytes=config.html_meta_max_bytes,
+            complete=not response.truncated,
         )
         out.warnings += scan.warnings
         out.warnings += [
@@ -342,9 +656,24 @@ def _post_fetch(
             tdm_steps.append(
                 tdmrep.from_meta([(t.name, t.content) for t in tdm_tags], [t.raw for t in tdm_tags])
             )
+            if config.tdmrep_variants:
+                variant_tags = [t for t in scan.tags if t.name in lenient.TDM_RESERVATION_VARIANTS]
+                found, said = lenient.tdm_variants(
+                    [(t.name, t.content) for t in variant_tags],
+                    "meta",
+                    [t.raw for t in variant_tags],
+                )
+                out.reasons += found
+                out.warnings += said
         if config.noai:
             metas = ((t.name, t.content, t.raw) for t in scan.tags)
             hits += xrobots.noai_from_meta(metas, config.token)
+        if scan.unread:
+            _unread_meta(scan, config, out, tdm_steps)
+    if config.tdmrep and body and documents.is_pdf(content_type, body):
+        tdm_steps.append(documents.pdf_value(body))
+    elif config.tdmrep and body and documents.is_epub(content_type, body):
+        tdm_steps.append(documents.epub_value(body))
     image = content_type.startswith("image/")
     for hit in hits:
         if hit.directive == "noai" or image:
@@ -357,6 +686,20 @@ def _post_fetch(
                 f"noimageai on a {content_type or 'non-image'} resource reserves its images, "
                 f"not its text: {hit.evidence}"
             )
+
+
+def _unread_meta(
+    scan: MetaScan, config: PolicyConfig, out: _Collector, tdm_steps: list[tdmrep.TdmValue]
+) -> None:
+    """Part of the page was not scanned: a meta tag there could reserve it, so it is
+    reserved by each meta family that is on (a later valid TDMRep meta value would
+    supersede the header's, so the unread part counts as ``tdm-reservation: 1``)."""
+    evidence = f"meta tags not read to the end of the page: {scan.unread}" + FAIL_CLOSED
+    out.warnings.append(f"HTML {evidence}")
+    if config.noai:
+        out.reasons.append(Reason(ReasonCode.NOAI, "meta", evidence))
+    if config.tdmrep:
+        tdm_steps.append(tdmrep.TdmValue("meta", 1, None, evidence))
 
 
 def _tdmrep_outcome(outcome: tdmrep.TdmOutcome, out: _Collector) -> None:

@@ -21,7 +21,11 @@ reference parser (github.com/google/robotstxt ``robots.cc``):
   ``Allow: .../index.html`` also allows the directory (Google);
 * both pattern and URL path are percent-normalised before comparison:
   non-ASCII octets and controls encoded, hex digits upper-cased, encoded
-  unreserved characters decoded (RFC 9309 2.2.2);
+  unreserved characters decoded (RFC 9309 2.2.2), and the printable
+  characters a URL may not hold raw (``" < > [ \\ ] ^ ` { | }`` and ``'``)
+  encoded, because browsers and Scrapy send them encoded: a rule written
+  ``Disallow: /?s={searchInput}/`` must match the request
+  ``/?s=%7BsearchInput%7D/`` as Google's parser, Protego and robotspy do;
 * typos ``dissallow``, ``user agent``, ``site-map``, ... and a missing colon
   (``disallow /``) are accepted; keys are otherwise matched exactly, so
   ``DisallowAITraining`` stays an unknown record and does not block fetching.
@@ -34,19 +38,30 @@ fast-robotstxt 1.1.0 (Google's parser) 92/93 but cannot say which line decided;
 this module passes 93/93 and keeps line evidence.
 
 Malformed input never raises: arbitrary bytes give a :class:`RobotsTxt` with
-no rules and a warning. Only the first 500 KiB are parsed (cut at a line
-boundary) and lines are cut at Google's 16 663 octets, each with a warning.
+no rules and a warning. Lines are cut at Google's 16 663 octets, with a
+warning. A file with a UTF-16 or UTF-32 byte order mark (or evidently UTF-16
+without one) is decoded, with a warning, rather than read as empty.
+
+A file is parsed whole or not at all. RFC 9309 2.5 asks a parser to read *at
+least* 500 KiB; stopping there, as Google does, drops a ``Disallow`` written
+past the limit, so a long file would grant more than it says. Files up to
+:data:`MAX_PARSE_BYTES` (2 MiB, four times the RFC's minimum) are parsed
+whole; a longer one is not parsed (a pathological 8 MiB file of short lines
+costs seconds and a quarter of a gigabyte) and :attr:`RobotsTxt.unread` says
+so: :mod:`optout.fetched` reads such a robots.txt as unreachable (complete
+disallow), and :mod:`optout.policy` an ai.txt as reserving every path.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tdmcrawl.optout.decision import Reason, ReasonCode
+from tdmcrawl.optout.encoding import as_utf8
 
-MAX_PARSE_BYTES = 500 * 1024
+MAX_PARSE_BYTES = 2 * 1024 * 1024
 # Google's kMaxLineLen (8 * 2083) less its terminating NUL.
 MAX_LINE_BYTES = 2083 * 8 - 1
 
@@ -73,13 +88,20 @@ _KEY_ALIASES = {
     "crawldelay": "crawl-delay",
     "content-usage": "content-usage",
     "content-signal": "content-signal",
+    # RSL 1.0 section 4.4: names the licence document; like Sitemap it may stand
+    # before the first group (then it is global), inside a group it is that group's.
+    "license": "license",
 }
 _GROUP_RECORDS = ("user-agent", "allow", "disallow")
 
 # Percent-normalisation (RFC 3986 2.3 unreserved characters are decoded).
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
-_NEEDS_NORMALISING = re.compile(r"[^\x21-\x7e]|%")
+# Printable ASCII that RFC 3986 does not allow raw in a path or query (and "'",
+# which the WHATWG URL standard encodes in a query): browsers and Scrapy send
+# these percent-encoded, so both sides are encoded before matching.
+ENCODED_PRINTABLE = frozenset(b"\"'<>[\\]^`{|}")
+_NEEDS_NORMALISING = re.compile(r"[^\x21-\x7e]|[%\"'<>\[\\\]^`{|}]")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _SCHEME_AUTHORITY = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?;#]*")
 
@@ -116,6 +138,8 @@ class _Group:
     agents: list[str]
     rules: list[tuple[RobotsLine, str]]  # (line, value with original bytes for matching)
     others: list[tuple[RobotsLine, str]]
+    # The User-agent lines as written (for readings that look past the product token).
+    agent_lines: list[RobotsLine] = field(default_factory=list)
 
 
 class _Pattern:
@@ -227,6 +251,10 @@ class _RuleSet:
         return self._usage
 
 
+# The RFC 9309 path pattern, for other formats that borrow its matching (RSL ``<content url>``).
+PathPattern = _Pattern
+
+
 def _beats(allow: bool, line: RobotsLine, other: tuple[bool, RobotsLine]) -> bool:
     """On equal length: Allow wins (RFC 9309 2.2.2), then the earlier line."""
     if allow != other[0]:
@@ -236,7 +264,14 @@ def _beats(allow: bool, line: RobotsLine, other: tuple[bool, RobotsLine]) -> boo
 
 class RobotsTxt:
     """A parsed robots.txt. Build it with :meth:`parse`; it is read-only
-    afterwards (compiled groups are cached per token on first use)."""
+    afterwards (compiled groups are cached per token on first use).
+
+    ``licenses``: RSL ``License`` records outside any group (global);
+    ``comments``: every ``#`` comment as ``(line number, text after '#')``.
+    """
+
+    licenses: tuple[RobotsLine, ...] = ()
+    comments: tuple[tuple[int, str], ...] = ()
 
     def __init__(
         self,
@@ -245,6 +280,7 @@ class RobotsTxt:
         lines: tuple[RobotsLine, ...],
         warnings: tuple[str, ...],
         source: str,
+        unread: str | None = None,
     ) -> None:
         self._groups = groups
         self._by_agent: dict[str, list[int]] = {}
@@ -257,6 +293,8 @@ class RobotsTxt:
         self.lines = lines
         self.warnings = warnings
         self.source = source
+        # Why the file was not read (too long to parse whole), or None: read whole.
+        self.unread = unread
 
     # -- parsing -----------------------------------------------------------
 
@@ -359,6 +397,28 @@ class RobotsTxt:
         Allow/Disallow (Crawl-delay, Content-Usage, unknown records, ...)."""
         return self._ruleset(token).others
 
+    def licenses_for(self, token: str) -> tuple[RobotsLine, ...]:
+        """RSL ``License`` records that apply to ``token`` (RSL 1.0 section 4.4): those
+        of the group selected for it if it has any, else the global ones."""
+        scoped = tuple(line for line in self.group_lines(token) if line.field == "license")
+        return scoped or self.licenses
+
+    def agent_groups(self) -> tuple[tuple[int, tuple[RobotsLine, ...]], ...]:
+        """``(group index, its User-agent lines as written)`` for every group."""
+        return tuple((i, tuple(g.agent_lines)) for i, g in enumerate(self._groups))
+
+    def group_verdict(self, index: int, url: str) -> RobotsVerdict:
+        """The verdict of group ``index`` alone for ``url`` (no merging by token)."""
+        path = request_path(url)
+        if _is_robots_txt(path):
+            return RobotsVerdict(True, None)
+        key = (2, index)  # never clashes with the token-selected keys (0|1, ...)
+        ruleset = self._shared.get(key)
+        if ruleset is None:
+            ruleset = _RuleSet([self._groups[index]], True)
+            self._shared[key] = ruleset
+        return ruleset.verdict(path)
+
     # -- internals ---------------------------------------------------------
 
     def _ruleset(self, token: str) -> _RuleSet:
@@ -393,6 +453,8 @@ class _Parser:
         self.groups: list[_Group] = []
         self.sitemaps: list[str] = []
         self.lines: list[RobotsLine] = []
+        self.licenses: list[RobotsLine] = []
+        self.comments: list[tuple[int, str]] = []
 
     def warn(self, message: str) -> None:
         if message not in self.warnings and len(self.warnings) < 20:
@@ -400,7 +462,14 @@ class _Parser:
 
     def parse(self, body: bytes | str | None) -> RobotsTxt:
         data = self._as_bytes(body)
-        data = self._limit(_strip_bom(data))
+        if len(data) > MAX_PARSE_BYTES:
+            why = f"{len(data)} bytes, over the {MAX_PARSE_BYTES}-byte parse limit"
+            self.warn(f"file is {why}: not parsed")
+            return RobotsTxt([], (), (), tuple(self.warnings), self.source, unread=why)
+        data, decoded_from = as_utf8(data)
+        if decoded_from:
+            self.warn(f"file is {decoded_from}, not UTF-8 (RFC 9309 2.3); decoded")
+        data = _strip_bom(data)
         current: _Group | None = None
         seen_rule = False
         outside: list[int] = []
@@ -412,6 +481,8 @@ class _Parser:
             text = chunk.decode("utf-8", "surrogateescape")
             if _SURROGATE.search(text):
                 bad_utf8 = bad_utf8 or line_no
+            if "#" in text:
+                self.comments.append((line_no, _clean(text[text.find("#") + 1 :].strip())))
             parsed = _key_value(text)
             if parsed is None:
                 if text.strip(_WHITESPACE) and not text.lstrip(_WHITESPACE).startswith("#"):
@@ -427,8 +498,11 @@ class _Parser:
                     self.groups.append(current)
                     seen_rule = False
                 current.agents.extend(_agent_keys(value))
+                current.agent_lines.append(line)
             elif field == "sitemap":
                 self.sitemaps.append(line.value)
+            elif field == "license" and current is None:
+                self.licenses.append(line)  # global, like Sitemap (RSL 1.0 section 4.4)
             elif current is None:
                 outside.append(line_no)  # RFC 9309 2.2.2: rules before any group are ignored
             elif field in ("allow", "disallow"):
@@ -448,13 +522,16 @@ class _Parser:
             self.warn(f"unparseable line(s) ignored (first: line {unparsed})")
         if data.strip() and not any(line.field in _GROUP_RECORDS for line in self.lines):
             self.warn("no User-agent/Allow/Disallow records found; nothing applies")
-        return RobotsTxt(
+        robots = RobotsTxt(
             self.groups,
             tuple(self.sitemaps),
             tuple(self.lines),
             tuple(self.warnings),
             self.source,
         )
+        robots.licenses = tuple(self.licenses)
+        robots.comments = tuple(self.comments)
+        return robots
 
     def _as_bytes(self, body: bytes | str | None) -> bytes:
         if body is None:
@@ -466,19 +543,6 @@ class _Parser:
         except TypeError:
             self.warn(f"cannot read a {type(body).__name__} as a file; nothing applies")
             return b""
-
-    def _limit(self, data: bytes) -> bytes:
-        if len(data) <= MAX_PARSE_BYTES:
-            return data
-        head = data[:MAX_PARSE_BYTES]
-        cut = max(head.rfind(b"\n"), head.rfind(b"\r"))
-        if cut > 0:
-            head = head[: cut + 1]
-        self.warn(
-            f"file is {len(data)} bytes; only the first {len(head)} bytes "
-            f"(limit {MAX_PARSE_BYTES}, cut at a line end) were parsed"
-        )
-        return head
 
 
 def _strip_bom(data: bytes) -> bytes:
@@ -591,9 +655,10 @@ def _find_first_of(text: str, chars: str, start: int) -> int:
 
 def normalise_path(path: str) -> str:
     """Percent-normalise a path or pattern (RFC 9309 2.2.2, RFC 3986 2.1/2.3):
-    octets outside printable US-ASCII are encoded from their UTF-8 bytes,
-    escapes are upper-cased, escapes of unreserved characters are decoded.
-    ``*`` and ``$`` are left alone, so patterns and paths normalise alike."""
+    octets outside printable US-ASCII are encoded from their UTF-8 bytes, and
+    so are the printable characters in :data:`ENCODED_PRINTABLE`; escapes are
+    upper-cased, escapes of unreserved characters are decoded. ``*`` and ``$``
+    are left alone, so patterns and paths normalise alike."""
     if not _NEEDS_NORMALISING.search(path):
         return path
     raw = path.encode("utf-8", "surrogateescape")
@@ -607,7 +672,8 @@ def normalise_path(path: str) -> str:
             i += 3
             continue
         # A stray "%" is encoded too, so normalising twice changes nothing.
-        out.append(chr(byte) if 0x21 <= byte <= 0x7E and byte != 0x25 else f"%{byte:02X}")
+        raw_ok = 0x21 <= byte <= 0x7E and byte != 0x25 and byte not in ENCODED_PRINTABLE
+        out.append(chr(byte) if raw_ok else f"%{byte:02X}")
         i += 1
     return "".join(out)
 

@@ -13,25 +13,44 @@ Choices where the spec is silent, each conservative:
 * repeated or comma-folded header values (``tdm-reservation: 1, 1``) are one
   value; if they conflict (``1`` and ``0``), the reservation (``1``) wins and a
   warning says so. The same holds for several meta tags in one page.
-* in tdmrep.json, the strings ``"1"``/``"0"`` are accepted as the numbers
-  (with a warning): publishers write them, and reading them as "unset" would
-  silently drop a reservation. Any other value is a protocol error: the rule
-  still *matches* (first match wins) but leaves the reservation unset.
-* a file that is not UTF-8 JSON holding an array is "no file", with a warning.
+* in tdmrep.json, the string ``"1"`` is read as a reservation (with a warning;
+  ``TdmRule.from_string`` marks it, and the policy switch ``tdmrep_string``
+  decides whether it counts): publishers write it, and reading it as "unset"
+  would silently drop an evident reservation. The string ``"0"`` is *not* read
+  as a grant (a malformed signal is never a permission). Any other value is a
+  protocol error: the rule still *matches* (first match wins) but leaves the
+  reservation unset.
+* a file that is not JSON holding an array (an HTML error page served with
+  200) is "no file", with a warning; a JSON object is read by
+  ``optout.lenient`` where it evidently reserves. A byte order mark is
+  honoured (a UTF-16 file is decoded, with a warning).
+* a file that *is* an array but cannot be read to its end (cut by a size
+  limit, broken JSON or bytes that are not UTF-8 part way, more than
+  :data:`MAX_RULES` rules) never grants more than the whole file would: the
+  rules read before the break apply as usual (they come first in array
+  order, so a later rule cannot override them), and a path that none of
+  them matches is read as reserved, because an unread rule might reserve it
+  (:attr:`TdmRepFile.unread` says why; the policy quotes it as evidence).
+  The file size itself is bounded by whoever downloads it
+  (``TDMCRAWL_ORIGIN_MAXSIZE``); a file over that limit is wholly unread.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-# tdmrep.json files of real publishers are a few KiB; a cap keeps a hostile or
-# broken origin from costing memory on every crawl of it.
-MAX_FILE_BYTES = 512 * 1024
-MAX_RULES = 10_000
+from tdmcrawl.optout.encoding import bom_encoding
+from tdmcrawl.optout.robots import ENCODED_PRINTABLE
+
+# tdmrep.json files of real publishers are a few KiB. Rules past this many are
+# not kept (each costs about 1 KB in memory, for every origin in the cache);
+# they are read as reserving what the kept rules do not match (see above).
+MAX_RULES = 50_000
 
 RESERVATION = "tdm-reservation"
 POLICY = "tdm-policy"
@@ -48,6 +67,8 @@ class TdmRule:
     raw: str
     _segments: tuple[str, ...] = field(repr=False, compare=False, default=())
     _anchored: bool = field(repr=False, compare=False, default=False)
+    # The reservation was the string "1", not the number (a lenient reading).
+    from_string: bool = False
 
     def matches(self, path: str) -> bool:
         """Whether the rule's pattern matches an already normalised path (see :func:`url_path`)."""
@@ -56,40 +77,53 @@ class TdmRule:
 
 @dataclass(frozen=True)
 class TdmRepFile:
-    """A parsed ``/.well-known/tdmrep.json``; an invalid file has no rules."""
+    """A parsed ``/.well-known/tdmrep.json``; an invalid file has no rules.
+
+    ``unread`` is None when the whole file was read, else why its end was not
+    (a path that no read rule matches is then reserved: see the module docstring).
+    """
 
     rules: tuple[TdmRule, ...] = ()
     warnings: tuple[str, ...] = ()
     valid: bool = False
+    unread: str | None = None
+    _index: _RuleIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", _RuleIndex(self.rules))
+
+    @classmethod
+    def unreadable(cls, why: str) -> TdmRepFile:
+        """A file known to exist that could not be read at all (e.g. over the size limit)."""
+        return cls((), (f"tdmrep.json {why}: not read; every path read as reserved",), True, why)
 
     @classmethod
     def parse(cls, body: bytes | str) -> TdmRepFile:
         """Parse the file's body. Never raises: bad input gives no rules and a warning."""
-        if isinstance(body, bytes):
-            if len(body) > MAX_FILE_BYTES:
-                return cls(warnings=(f"tdmrep.json over {MAX_FILE_BYTES} bytes ignored",))
-            try:
-                text = body.decode("utf-8-sig")
-            except UnicodeDecodeError as exc:
-                return cls(warnings=(f"tdmrep.json is not UTF-8 (byte {exc.start})",))
-        else:
-            text = body.removeprefix("\ufeff")
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            return cls(warnings=(f"tdmrep.json is not JSON ({str(exc)[:120]})",))
-        if not isinstance(data, list):
-            kind = type(data).__name__
-            return cls(warnings=(f"tdmrep.json holds a {kind}, not an array: ignored",))
         warnings: list[str] = []
-        if len(data) > MAX_RULES:
-            warnings.append(f"tdmrep.json has {len(data)} rules; only the first {MAX_RULES} used")
+        if isinstance(body, bytes | bytearray):
+            text, unread = _decode(bytes(body), warnings)
+        else:
+            text, unread = body.removeprefix("\ufeff"), None
+        start = len(text) - len(text.lstrip(_JSON_SPACE))
+        if not text.startswith("[", start):
+            return cls(warnings=(*warnings, _not_an_array(text)))
+        items, broken = _array_items(text, start + 1, warnings)
+        unread = unread or broken  # bytes that do not decode end the text: say so first
+        if len(items) > MAX_RULES:
+            unread = unread or f"has more than {MAX_RULES} rules"
+            items = items[:MAX_RULES]
         rules = []
-        for index, obj in enumerate(data[:MAX_RULES]):
+        for index, obj in enumerate(items):
             rule = _parse_rule(index, obj, warnings)
             if rule is not None:
                 rules.append(rule)
-        return cls(tuple(rules), tuple(warnings), valid=True)
+        if unread:
+            warnings.append(
+                f"tdmrep.json {unread}: {len(items)} rule(s) read; a path none of them "
+                "matches is read as reserved"
+            )
+        return cls(tuple(rules), tuple(warnings), valid=True, unread=unread)
 
     def match(self, url: str) -> TdmRule | None:
         """The first rule in array order whose location matches ``url`` ("The most
@@ -98,10 +132,7 @@ class TdmRepFile:
 
     def match_path(self, path: str) -> TdmRule | None:
         """:meth:`match` for a path already normalised by :func:`url_path`."""
-        for rule in self.rules:
-            if rule.matches(path):
-                return rule
-        return None
+        return self._index.first(path)
 
     def shadowed(self, url: str, winner: TdmRule, *, path: str | None = None) -> TdmRule | None:
         """A later rule with a longer location and another value that also matches.
@@ -111,15 +142,113 @@ class TdmRepFile:
         records this as a warning, never as a different outcome.
         """
         path = url_path(url) if path is None else path
-        for rule in self.rules:
-            if (
+        return self._index.first(
+            path,
+            lambda rule: (
                 rule.index > winner.index
                 and len(rule.location) > len(winner.location)
                 and rule.reservation != winner.reservation
-                and rule.matches(path)
-            ):
-                return rule
-        return None
+            ),
+        )
+
+
+class _RuleIndex:
+    """First match in array order without trying every rule: a rule matches only a
+    path that starts with its pattern's literal prefix (the text before the first
+    ``*``), so rules are filed by that prefix, and a path looks up one bucket per
+    distinct prefix length. A file of 50,000 rules costs a few dict lookups per URL.
+    """
+
+    __slots__ = ("buckets", "lengths")
+
+    def __init__(self, rules: Iterable[TdmRule]) -> None:
+        self.buckets: dict[str, list[TdmRule]] = {}
+        for rule in rules:  # in array order, so each bucket is too
+            prefix = rule._segments[0] if rule._segments else ""
+            self.buckets.setdefault(prefix, []).append(rule)
+        self.lengths = tuple(sorted({len(p) for p in self.buckets}, reverse=True))
+
+    def first(self, path: str, wanted: Callable[[TdmRule], bool] | None = None) -> TdmRule | None:
+        """The matching rule with the lowest index (among ``wanted`` ones)."""
+        best: TdmRule | None = None
+        size = len(path)
+        for length in self.lengths:
+            if length > size:
+                continue
+            for rule in self.buckets.get(path[:length], ()):
+                if best is not None and rule.index >= best.index:
+                    break
+                if (wanted is None or wanted(rule)) and rule.matches(path):
+                    best = rule
+                    break
+        return best
+
+
+_JSON_SPACE = " \t\r\n"
+_DECODER = json.JSONDecoder()
+
+
+def _decode(body: bytes, warnings: list[str]) -> tuple[str, str | None]:
+    """The file's text; and why its end is unreadable, when bytes part way are not UTF-8
+    (the text then stops before them)."""
+    found = bom_encoding(body)
+    if found is not None and found[0] != "utf-8":
+        name, skip = found
+        warnings.append(f"tdmrep.json is {name.upper()} (byte order mark), not UTF-8; decoded")
+        return body[skip:].decode(name, "replace"), None
+    data = body[3:] if body.startswith(codecs.BOM_UTF8) else body
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return data[: exc.start].decode("utf-8"), f"is not UTF-8 at byte {exc.start}"
+
+
+def _not_an_array(text: str) -> str:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return f"tdmrep.json is not JSON ({str(exc)[:120]})"
+    return f"tdmrep.json holds a {type(data).__name__}, not an array: ignored"
+
+
+def _array_items(text: str, pos: int, warnings: list[str]) -> tuple[list[object], str | None]:
+    """The values of the JSON array whose ``[`` is just before ``pos``, one at a time,
+    up to the first that does not parse; and why the array was not read to its end."""
+    items: list[object] = []
+    end = len(text)
+    after_comma = False
+    while True:
+        pos = _skip_space(text, pos)
+        if pos < end and text[pos] == "]":
+            if after_comma:
+                warnings.append("tdmrep.json has a comma before its ']': read as if it had not")
+            if text[pos + 1 :].strip(_JSON_SPACE):
+                warnings.append("tdmrep.json has text after its array: ignored")
+            return items, None
+        if len(items) > MAX_RULES:
+            return items, None  # enough: the caller says the rest is unread
+        try:
+            value, pos = _DECODER.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            return items, f"{_where(text, pos)} after {len(items)} rule(s) ({str(exc)[:80]})"
+        items.append(value)
+        pos = _skip_space(text, pos)
+        after_comma = pos < end and text[pos] == ","
+        if after_comma:
+            pos += 1
+        elif pos >= end or text[pos] != "]":
+            return items, f"{_where(text, pos)} after {len(items)} rule(s) (no ',' or ']')"
+
+
+def _skip_space(text: str, pos: int) -> int:
+    end = len(text)
+    while pos < end and text[pos] in _JSON_SPACE:
+        pos += 1
+    return pos
+
+
+def _where(text: str, pos: int) -> str:
+    return "ends" if pos >= len(text) else f"breaks at character {pos}"
 
 
 def _parse_rule(index: int, obj: object, warnings: list[str]) -> TdmRule | None:
@@ -145,18 +274,26 @@ def _parse_rule(index: int, obj: object, warnings: list[str]) -> TdmRule | None:
         warnings.append(f"tdmrep.json[{index}] tdm-policy is not a string: ignored")
         policy = None
     segments, anchored = compile_pattern(pattern)
-    return TdmRule(index, location, reservation, policy, raw, segments, anchored)
+    from_string = isinstance(obj.get(RESERVATION), str) and reservation == 1
+    return TdmRule(index, location, reservation, policy, raw, segments, anchored, from_string)
 
 
 def _json_reservation(value: object, index: int, warnings: list[str]) -> int | None:
     # bool is an int subclass in Python; JSON true/false is not a TDMRep value.
     if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
         return value
-    if isinstance(value, str) and value.strip() in ("0", "1"):
+    if isinstance(value, str) and value.strip() == "1":
         warnings.append(
-            f"tdmrep.json[{index}] tdm-reservation is the string {value!r}; read as a number"
+            f"tdmrep.json[{index}] tdm-reservation is the string {value!r}, not the number 1; "
+            "read as a reservation (evident intent)"
         )
-        return int(value.strip())
+        return 1
+    if isinstance(value, str) and value.strip() == "0":
+        warnings.append(
+            f"tdmrep.json[{index}] tdm-reservation is the string {value!r}, not the number 0; "
+            "a malformed value is never read as a permission: unset"
+        )
+        return None
     if value is None:
         warnings.append(f"tdmrep.json[{index}] has no tdm-reservation: unset")
     else:
@@ -171,6 +308,8 @@ def _json_reservation(value: object, index: int, warnings: list[str]) -> int | N
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# As in robots.txt matching: characters a URL may not hold raw are sent encoded.
+_UNSAFE = re.compile("[" + re.escape("".join(sorted(map(chr, ENCODED_PRINTABLE)))) + "]")
 
 
 def normalise_path(path: str) -> str:
@@ -178,7 +317,9 @@ def normalise_path(path: str) -> str:
 
     Encoded unreserved ASCII is decoded, other escapes are upper-cased,
     non-ASCII is UTF-8 percent-encoded and a literal ``$`` becomes ``%24``
-    (TDMRep via draft-koster-rep: "$" in a URI is matched as "%24").
+    (TDMRep via draft-koster-rep: "$" in a URI is matched as "%24"); the
+    printable characters a URL may not hold raw (``{ } | \\ ^`` ..., see
+    :data:`optout.robots.ENCODED_PRINTABLE`) are encoded, as requests send them.
     """
 
     def _unescape(m: re.Match[str]) -> str:
@@ -188,6 +329,7 @@ def normalise_path(path: str) -> str:
     out = _PERCENT.sub(_unescape, path) if "%" in path else path
     if "$" in out:
         out = out.replace("$", "%24")
+    out = _UNSAFE.sub(_escape_run, out)
     if out.isascii():
         return out
     return _NON_ASCII.sub(_escape_run, out)

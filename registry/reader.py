@@ -84,14 +84,28 @@ class RegistryReader:
     """Read-only registry for the crawler: ``match_url`` and ``content_works``.
 
     Only entries whose scope reserves AI training are loaded (``scopes``), so an
-    opt-out from search alone never excludes a page from a training crawl."""
+    opt-out from search alone never excludes a page from a training crawl.
+    ``verified_only``: site entries (domain and prefix rules) count only once their
+    owner verified them; page rules and works always count.
 
-    def __init__(self, path: str | Path, *, scopes: Collection[str] = TRAINING_SCOPES) -> None:
+    ``cursor`` is the registry's change-feed position the loaded rules reflect
+    (``registry.feed``): what a crawl records as the registry state it decided on."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        scopes: Collection[str] = TRAINING_SCOPES,
+        verified_only: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.scopes = frozenset(scopes)
+        self.verified_only = verified_only
         self._conn: sqlite3.Connection = open_readonly(self.path)
         self._matcher: UrlMatcher[RegistryMatch] = UrlMatcher()
         self._data_version: int | None = None
+        self.cursor = 0
+        self.works = 0
         self.refresh(force=True)
 
     def close(self) -> None:
@@ -124,20 +138,37 @@ class RegistryReader:
             if not force and version == self._data_version:
                 return False
             rows = self._conn.execute(
-                "SELECT id, kind, pattern, rule_key, host, scope, author, title FROM entries"
-                " WHERE kind != 'work'"
+                "SELECT id, kind, pattern, rule_key, host, scope, author, title, verified_at"
+                " FROM entries WHERE kind != 'work'"
             ).fetchall()
+            (cursor,) = self._conn.execute("SELECT coalesce(max(seq), 0) FROM feed_log").fetchone()
+            (works,) = self._conn.execute(
+                "SELECT count(*) FROM entries WHERE kind = 'work'"
+            ).fetchone()
         finally:
             self._conn.execute("COMMIT")
         matcher: UrlMatcher[RegistryMatch] = UrlMatcher()
-        for entry_id, kind, pattern, key, host, scope, author, title in rows:
+        for entry_id, kind, pattern, key, host, scope, author, title, verified in rows:
             if scope not in self.scopes:
+                continue
+            if self.verified_only and verified is None and kind != RuleKind.URL.value:
                 continue
             rule = UrlRule(RuleKind(kind), host, key, pattern)
             matcher.add(rule, RegistryMatch(entry_id, kind, pattern, author, scope, title))
         self._matcher = matcher
         self._data_version = version
+        self.cursor = int(cursor)
+        self.works = int(works)
         return True
+
+    def describe(self, entry_id: str) -> RegistryMatch | None:
+        """The entry ``entry_id`` (kind, rule or content digest, author, scope, title), or
+        None when it is not (or no longer) in the registry: what an audit records of it."""
+        row = self._conn.execute(
+            "SELECT id, kind, pattern, author, scope, title FROM entries WHERE id = ?",
+            (entry_id,),
+        ).fetchone()
+        return None if row is None else RegistryMatch(*row)
 
     def content_works(self, config_identity: str | None = None) -> Iterator[ContentWork]:
         """Every fingerprinted work file of the training scopes, one snapshot.

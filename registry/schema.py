@@ -17,13 +17,21 @@ Tables:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from tdmcrawl.registry.errors import NotARegistry, RegistryLocked, RegistryMissing, SchemaTooNew
+from tdmcrawl.registry.errors import (
+    NotARegistry,
+    RegistryLocked,
+    RegistryMissing,
+    RegistryReadOnly,
+    SchemaTooNew,
+)
 
 MIGRATION_SET = "tdmcrawl.registry"
 BUSY_TIMEOUT_S = 30.0
@@ -84,6 +92,59 @@ def _m0002_works(db: Database) -> None:
     )
 
 
+@migrations(name="0003_service")
+def _m0003_service(db: Database) -> None:
+    """What the registry service and its followers need.
+
+    - ``meta``: ``registry_id``, a UUID naming this registry, so a crawler's replica
+      knows when the registry behind a URL was replaced and syncs from scratch;
+    - ``feed_log``: one row per entry ever written, its ``seq`` the crawlers' cursor.
+      Triggers keep it, so every way of writing (the service, the CLI, import,
+      reindex) feeds it: a change moves the entry's row to a new, higher ``seq``;
+      a removal leaves it as a tombstone (``deleted = 1``);
+    - ``entries.verified_at`` / ``verify_code``: ownership shown by a file on the site;
+    - ``work_texts.file_sha256`` / ``size`` / ``text_kept``: what a receipt shows of
+      each file, and whether its text was kept (a service keeps only fingerprints
+      unless told to keep texts for ``reindex``);
+    - an index on ``token_hash``: an author's entries listed by their token.
+    """
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('registry_id', ?)", [str(uuid.uuid4())])
+    db.execute("ALTER TABLE entries ADD COLUMN verified_at TEXT")
+    db.execute("ALTER TABLE entries ADD COLUMN verify_code TEXT")
+    db.execute("ALTER TABLE work_texts ADD COLUMN file_sha256 TEXT")
+    db.execute("ALTER TABLE work_texts ADD COLUMN size INTEGER")
+    db.execute("ALTER TABLE work_texts ADD COLUMN text_kept INTEGER NOT NULL DEFAULT 1")
+    db.execute("CREATE INDEX entries_token ON entries (token_hash)")
+    db.execute(
+        """
+        CREATE TABLE feed_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            entry_id TEXT NOT NULL UNIQUE,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO feed_log (entry_id, deleted, at)"
+        " SELECT id, 0, updated_at FROM entries ORDER BY created_at, id"
+    )
+    now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    for name, table, event, entry, deleted in (
+        ("feed_entry_added", "entries", "INSERT", "NEW.id", 0),
+        ("feed_entry_changed", "entries", "UPDATE", "NEW.id", 0),
+        ("feed_entry_removed", "entries", "DELETE", "OLD.id", 1),
+        ("feed_fingerprint_added", "work_fingerprints", "INSERT", "NEW.entry_id", 0),
+        ("feed_fingerprint_changed", "work_fingerprints", "UPDATE", "NEW.entry_id", 0),
+    ):
+        db.execute(
+            f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN"
+            f" INSERT OR REPLACE INTO feed_log (entry_id, deleted, at)"
+            f" VALUES ({entry}, {deleted}, {now}); END"
+        )
+
+
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))
 
 
@@ -94,6 +155,7 @@ def open_readwrite(path: str | Path, *, create: bool = True) -> Database:
         raise RegistryMissing(f"no registry at {path} (create one with `tdmcrawl registry add`)")
     if path.is_dir():
         raise NotARegistry(f"{path} is a directory, not a registry file")
+    _check_writable(path)
     try:
         # isolation_level=None: we open every transaction ourselves (BEGIN IMMEDIATE),
         # so the driver never commits half of one behind our back.
@@ -121,13 +183,50 @@ def open_readwrite(path: str | Path, *, create: bool = True) -> Database:
 
 
 def open_readonly(path: str | Path) -> sqlite3.Connection:
-    """Open an existing, migrated registry read-only (the crawler's side)."""
+    """Open an existing, migrated registry read-only (the crawler's side).
+
+    A reader of a WAL database needs to write its ``-shm`` index beside it. When
+    the directory is read-only (a read-only mount, a directory of another user)
+    and no write-ahead log holds changes, the file is opened *immutable*: SQLite
+    then reads the main file alone and takes no locks (nobody can be writing it).
+    """
     path = Path(path)
     if not path.is_file():
         raise RegistryMissing(f"no registry at {path} (create one with `tdmcrawl registry add`)")
+    immutable = not _directory_writable(path) and not _shm_present(path)
+    if immutable:
+        _refuse_unreadable_wal(path)
+    conn = _connect_readonly(path, immutable=immutable)
     try:
-        conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro",
+        db = Database(conn, execute_plugins=False)
+        applied = _check_identity(db, path)
+        pending = migrations.pending(db)
+    except BaseException:
+        conn.close()
+        raise
+    if not pending:
+        return conn
+    conn.close()
+    if not applied:
+        raise NotARegistry(
+            f"{path} is an empty or unfinished registry: "
+            "add an entry with `tdmcrawl registry add` to set it up"
+        )
+    if immutable:
+        raise RegistryReadOnly(
+            f"{path} was written by an older tdmcrawl and needs upgrading, but its directory "
+            "is read-only: open it once where it can be written (`tdmcrawl registry list`)"
+        )
+    # A registry of an older version: bring it up to date once, then read it.
+    open_readwrite(path, create=False).conn.close()
+    return open_readonly(path)
+
+
+def _connect_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    mode = "mode=ro&immutable=1" if immutable else "mode=ro"
+    try:
+        return sqlite3.connect(
+            f"{path.resolve().as_uri()}?{mode}",
             uri=True,
             timeout=BUSY_TIMEOUT_S,
             isolation_level=None,
@@ -135,18 +234,46 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
         )
     except sqlite3.Error as exc:
         raise RegistryMissing(f"cannot open registry {path}: {exc}") from None
-    try:
-        db = Database(conn, execute_plugins=False)
-        _check_identity(db, path)
-        if migrations.pending(db):
-            raise NotARegistry(
-                f"{path} is an empty or unfinished registry: "
-                "open it once with `tdmcrawl registry list` to set it up"
-            )
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+
+
+def _directory_writable(path: Path) -> bool:
+    # access() answers EROFS for a read-only mount, and the permission bits otherwise.
+    return os.access(path.resolve().parent, os.W_OK | os.X_OK)
+
+
+def _shm_present(path: Path) -> bool:
+    return path.with_name(path.name + "-shm").exists()
+
+
+def _refuse_unreadable_wal(path: Path) -> None:
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise RegistryReadOnly(
+            f"{path}: its directory {path.resolve().parent} is read-only and its write-ahead "
+            f"log {wal.name} holds changes that SQLite cannot read without writing beside it: "
+            "make the directory writable (or copy the registry with its -wal file somewhere "
+            "writable and open it there)"
+        )
+
+
+def _check_writable(path: Path) -> None:
+    """Say what is wrong before SQLite says "unable to open database file"."""
+    directory = path.resolve().parent
+    if not directory.exists():
+        return  # sqlite3.connect reports it
+    if not _directory_writable(path):
+        raise RegistryReadOnly(
+            f"cannot write to the registry {path}: its directory {directory} is read-only, "
+            f"and SQLite's write-ahead log needs to create {path.name}-wal and {path.name}-shm "
+            "beside it. Make the directory writable, or copy the registry to a writable place; "
+            "commands that only read it (list, show, export, crawl, check, filter) open it "
+            "read-only there"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RegistryReadOnly(
+            f"cannot write to the registry {path}: the file is read-only (make it writable; "
+            "commands that only read it, such as list, show and export, work as it is)"
+        )
 
 
 def _set_pragmas(conn: sqlite3.Connection, path: Path) -> None:
@@ -171,7 +298,7 @@ def _set_pragmas(conn: sqlite3.Connection, path: Path) -> None:
         time.sleep(0.02)
 
 
-def _check_identity(db: Database, path: Path) -> None:
+def _check_identity(db: Database, path: Path) -> set[str]:
     """Refuse SQLite files that are something else, and registries from the future."""
     try:
         tables = set(db.table_names())
@@ -193,3 +320,4 @@ def _check_identity(db: Database, path: Path) -> None:
             f"{path} was written by a newer tdmcrawl (migrations {', '.join(sorted(unknown))}); "
             "upgrade tdmcrawl to use it"
         )
+    return applied

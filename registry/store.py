@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from tdmcrawl.registry import tokens
 from tdmcrawl.registry.entries import (
     Entry,
     EntryFields,
     Registration,
+    WorkFile,
     check_id,
     clean_author,
     clean_email,
@@ -28,9 +31,22 @@ from tdmcrawl.registry.entries import (
     new_id,
     utc_now,
 )
-from tdmcrawl.registry.errors import DuplicateEntry, InvalidInput, UnknownEntry, WrongToken
-from tdmcrawl.registry.schema import open_readwrite
-from tdmcrawl.registry.urlrules import RuleKind, UrlRule, parse_domain, parse_url_pattern
+from tdmcrawl.registry.errors import (
+    N_,
+    DuplicateEntry,
+    InvalidInput,
+    RegistryReadOnly,
+    UnknownEntry,
+    WrongToken,
+)
+from tdmcrawl.registry.schema import open_readonly, open_readwrite
+from tdmcrawl.registry.urlrules import (
+    RuleKind,
+    UrlRule,
+    check_public_suffix,
+    parse_domain,
+    parse_url_pattern,
+)
 from tdmcrawl.registry.works import (
     WorkText,
     check_fingerprintable,
@@ -42,6 +58,7 @@ from tdmcrawl.registry.works import (
 )
 
 _UNSET: Any = object()
+THIS_WORK = N_("this work")
 
 
 def new_entry(
@@ -78,6 +95,8 @@ class ReindexReport:
     fingerprinted: int
     too_short: int
     config_identity: str
+    # Files of another config whose text was not kept: only their author can renew them.
+    without_text: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +104,7 @@ class ReindexReport:
             "fingerprinted": self.fingerprinted,
             "too_short": self.too_short,
             "config_identity": self.config_identity,
+            "without_text": self.without_text,
         }
 
 
@@ -106,9 +126,26 @@ class Registry:
     ``dedup_config`` is the ``dedup.DedupConfig`` works are fingerprinted with
     (the default config when None)."""
 
-    def __init__(self, path: str | Path, *, create: bool = True, dedup_config: Any = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = True,
+        dedup_config: Any = None,
+        read_only: bool = False,
+        keep_texts: bool = True,
+    ) -> None:
         self.path = Path(path)
-        self.db = open_readwrite(self.path, create=create)
+        self.read_only = read_only
+        # False: works keep their fingerprints and file digests, not their texts
+        # (what a registry service does unless its operator asks otherwise).
+        self.keep_texts = keep_texts
+        if read_only:
+            # Commands that only read (list, show, export) work on a registry in a
+            # read-only directory too (see schema.open_readonly).
+            self.db = Database(open_readonly(self.path), execute_plugins=False)
+        else:
+            self.db = open_readwrite(self.path, create=create)
         self.conn: sqlite3.Connection = self.db.conn
         self._dedup_config = dedup_config
 
@@ -145,8 +182,12 @@ class Registry:
         email: str | None = None,
         title: str | None = None,
         scope: str | None = None,
+        token: str | None = None,
     ) -> Registration:
-        token = tokens.new_token()
+        """A URL rule; ``token``: one the author has from an earlier registration, so
+        one token changes or removes all their entries (a new one when None)."""
+        check_public_suffix(rule)
+        token = self._token_for_new_entry(token)
         entry = self._new_entry(
             author,
             email,
@@ -181,12 +222,13 @@ class Registry:
         email: str | None = None,
         title: str | None = None,
         scope: str | None = None,
+        token: str | None = None,
     ) -> Registration:
         digest = content_digest(parts)
         # Refuse a duplicate before paying for fingerprints (checked again on write).
-        self._raise_if_duplicate(RuleKind.WORK, digest, clean_scope(scope), "this work")
+        self._raise_if_duplicate(RuleKind.WORK, digest, clean_scope(scope), THIS_WORK)
         fingerprints = check_fingerprintable(parts, self.dedup_config)
-        token = tokens.new_token()
+        token = self._token_for_new_entry(token)
         entry = self._new_entry(
             author,
             email,
@@ -203,6 +245,17 @@ class Registry:
         )
         return Registration(self.insert(entry), token)
 
+    def _token_for_new_entry(self, token: str | None) -> str:
+        if token is None:
+            return tokens.new_token()
+        token = token.strip() if isinstance(token, str) else ""
+        if not token or not self.entries_by_token(token):
+            raise InvalidInput.t(
+                N_("this token was not given by this registry: leave it out to get a new one"),
+                field="token",
+            )
+        return token
+
     def _new_entry(
         self,
         author: str,
@@ -217,7 +270,7 @@ class Registry:
     def insert(self, entry: NewEntry) -> Entry:
         """Write a validated entry; ``DuplicateEntry`` when its rule is already there."""
         with self._write():
-            what = "this work" if entry.kind is RuleKind.WORK else entry.pattern
+            what = THIS_WORK if entry.kind is RuleKind.WORK else entry.pattern
             self._raise_if_duplicate(entry.kind, entry.rule_key, entry.scope, what)
             self._insert_unchecked(entry)
         return self.get(entry.id)
@@ -244,10 +297,20 @@ class Registry:
         )
         now = utc_now()
         for number, part in enumerate(entry.parts, start=1):
+            kept = self.keep_texts and bool(part.text)
             self.conn.execute(
-                "INSERT INTO work_texts (entry_id, part, filename, sha256, text)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (entry.id, number, part.filename, part.sha256, part.text),
+                "INSERT INTO work_texts (entry_id, part, filename, sha256, text,"
+                " file_sha256, size, text_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.id,
+                    number,
+                    part.filename,
+                    part.sha256,
+                    part.text if kept else "",
+                    part.file_sha256 or None,
+                    part.size or None,
+                    int(kept),
+                ),
             )
             fp = entry.fingerprints[number - 1] if entry.fingerprints else None
             self.conn.execute(
@@ -267,7 +330,7 @@ class Registry:
     def _raise_if_duplicate(self, kind: RuleKind, key: str, scope: str, what: str) -> None:
         existing = self.existing_id(kind, key, scope)
         if existing is not None:
-            raise DuplicateEntry(existing, f"{what} (scope {scope})")
+            raise DuplicateEntry(existing, what, scope)
 
     # -- reading ------------------------------------------------------------
 
@@ -301,11 +364,85 @@ class Registry:
         return row[0]
 
     def work_texts(self, entry_id: str) -> list[WorkText]:
+        """The kept texts of a work's files ('' where only the fingerprint was kept)."""
         rows = self.conn.execute(
             "SELECT filename, text, sha256 FROM work_texts WHERE entry_id = ? ORDER BY part",
             (check_id(entry_id),),
         ).fetchall()
         return [WorkText(filename, text, digest) for filename, text, digest in rows]
+
+    def work_files(self, entry_id: str) -> list[WorkFile]:
+        rows = self.conn.execute(
+            "SELECT filename, size, file_sha256, text_kept FROM work_texts WHERE entry_id = ?"
+            " ORDER BY part",
+            (check_id(entry_id),),
+        ).fetchall()
+        return [WorkFile(name, size, digest, bool(kept)) for name, size, digest, kept in rows]
+
+    def work_fingerprints(self, entry_id: str) -> list[tuple[bytes | None, str | None]]:
+        """(fingerprint, config identity) of each file of a work, in order."""
+        rows = self.conn.execute(
+            "SELECT fingerprint, config_identity FROM work_fingerprints WHERE entry_id = ?"
+            " ORDER BY part",
+            (check_id(entry_id),),
+        ).fetchall()
+        return [(None if fp is None else bytes(fp), identity) for fp, identity in rows]
+
+    def entries_by_token(self, token: str) -> list[Entry]:
+        """The entries registered with ``token`` (oldest first). Entries whose token
+        was hashed by an older version (scrypt) cannot be found this way."""
+        if not isinstance(token, str) or not 0 < len(token.strip()) <= tokens.MAX_TOKEN_LENGTH:
+            return []
+        rows = self.conn.execute(
+            _SELECT_ENTRY + " WHERE token_hash = ? ORDER BY created_at, id",
+            (tokens.hash_token(token.strip()),),
+        ).fetchall()
+        return [self._entry(row) for row in rows]
+
+    @property
+    def registry_id(self) -> str:
+        """The UUID naming this registry (its followers resync when it changes)."""
+        return str(
+            self.conn.execute("SELECT value FROM meta WHERE key = 'registry_id'").fetchone()[0]
+        )
+
+    def feed_cursor(self) -> int:
+        """The highest ``seq`` of the change feed (0 for a registry never written)."""
+        (seq,) = self.conn.execute("SELECT coalesce(max(seq), 0) FROM feed_log").fetchone()
+        return int(seq)
+
+    # -- ownership ----------------------------------------------------------
+
+    def verification_code(self, entry_id: str) -> str:
+        """The code the author publishes on the site to show it is theirs (made once)."""
+        entry = self.get(entry_id)
+        if entry.kind not in (RuleKind.DOMAIN, RuleKind.PREFIX):
+            raise InvalidInput.t(
+                N_("only a whole site or a part of a site can be verified"), field="id"
+            )
+        (code,) = self.conn.execute(
+            "SELECT verify_code FROM entries WHERE id = ?", (entry.id,)
+        ).fetchone()
+        if code:
+            return str(code)
+        code = "tdmcrawl-verify-" + tokens.new_token()
+        with self._write():
+            self.conn.execute(
+                "UPDATE entries SET verify_code = coalesce(verify_code, ?) WHERE id = ?",
+                (code, entry.id),
+            )
+        (code,) = self.conn.execute(
+            "SELECT verify_code FROM entries WHERE id = ?", (entry.id,)
+        ).fetchone()
+        return str(code)
+
+    def mark_verified(self, entry_id: str, when: str | None = None) -> Entry:
+        entry = self.get(entry_id)
+        with self._write():
+            self.conn.execute(
+                "UPDATE entries SET verified_at = ? WHERE id = ?", (when or utc_now(), entry.id)
+            )
+        return self.get(entry.id)
 
     def _entry(self, row: tuple[Any, ...]) -> Entry:
         entry = Entry(
@@ -318,6 +455,7 @@ class Registry:
             title=row[6],
             created_at=row[7],
             updated_at=row[8],
+            verified_at=row[9],
         )
         if entry.kind is not RuleKind.WORK:
             return entry
@@ -364,7 +502,7 @@ class Registry:
         if scope is not _UNSET:
             changes["scope"] = clean_scope(scope)
         if not changes:
-            raise InvalidInput("nothing to change: give a new author, email, title or scope")
+            raise InvalidInput.t(N_("nothing to change: give a new author, email, title or scope"))
         self._check_token(entry.id, token)
         changes["updated_at"] = utc_now()
         with self._write():
@@ -393,13 +531,20 @@ class Registry:
         identity = config_identity(self.dedup_config)
         query = (
             "SELECT t.entry_id, t.part, t.text FROM work_texts t JOIN work_fingerprints f"
-            " ON f.entry_id = t.entry_id AND f.part = t.part"
+            " ON f.entry_id = t.entry_id AND f.part = t.part WHERE t.text_kept = 1"
         )
         params: tuple[str, ...] = ()
         if only_stale:
-            query += " WHERE f.config_identity IS NOT ? OR f.fingerprint IS NULL"
+            query += " AND (f.config_identity IS NOT ? OR f.fingerprint IS NULL)"
             params = (identity,)
         rows = self.conn.execute(query + " ORDER BY t.entry_id, t.part", params).fetchall()
+        # Files whose text was not kept keep the fingerprint they were registered with.
+        (no_text,) = self.conn.execute(
+            "SELECT count(*) FROM work_texts t JOIN work_fingerprints f"
+            " ON f.entry_id = t.entry_id AND f.part = t.part"
+            " WHERE t.text_kept = 0 AND f.config_identity IS NOT ?",
+            (identity,),
+        ).fetchone()
         config = self.dedup_config
         results = [(fingerprint_text(text, config), eid, part) for eid, part, text in rows]
         now = utc_now()
@@ -410,7 +555,7 @@ class Registry:
                 [(fp, identity, now, eid, part) for fp, eid, part in results],
             )
         done = sum(fp is not None for fp, _, _ in results)
-        return ReindexReport(len(results), done, len(results) - done, identity)
+        return ReindexReport(len(results), done, len(results) - done, identity, no_text)
 
     def stale_parts(self) -> int:
         """Work files whose fingerprint is missing or from another dedup config."""
@@ -423,6 +568,8 @@ class Registry:
 
     @contextmanager
     def _write(self) -> Iterator[None]:
+        if self.read_only:
+            raise RegistryReadOnly(f"{self.path} was opened read-only")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -433,5 +580,6 @@ class Registry:
 
 
 _SELECT_ENTRY = (
-    "SELECT id, kind, pattern, scope, author, email, title, created_at, updated_at FROM entries"
+    "SELECT id, kind, pattern, scope, author, email, title, created_at, updated_at,"
+    " verified_at FROM entries"
 )

@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from tdmcrawl.registry.works import (
 FORMATS = ("jsonl", "csv")
 CSV_BOM = "\ufeff"
 FORMULA_STARTS = frozenset("=+-@\t\r")
+FORMULA_CHARS = frozenset("=+-@")
 COLUMNS = (
     "id",
     "kind",
@@ -53,6 +54,8 @@ COLUMNS = (
     "files",
 )
 _TIMESTAMP_MAX = 40
+PROGRESS_EVERY = 1000  # rows between progress reports of an import
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -118,15 +121,46 @@ def _needs_quote_mark(text: str) -> bool:
     # csv_cell and csv_value are exact inverses for every string.
     if not text:
         return False
-    if text[0] in FORMULA_STARTS:
+    first = text[0]
+    plain = _PLAIN_FIRST.get(first)
+    if plain is None:
+        plain = (
+            first.isprintable()
+            and not first.isspace()
+            and first not in FORMULA_STARTS
+            and first != "'"
+        )
+        if len(_PLAIN_FIRST) < _PLAIN_FIRST_MAX:
+            _PLAIN_FIRST[first] = plain
+    if plain:
+        return False  # the common case: a visible first character that starts no formula
+    if first in FORMULA_STARTS:
         return True
-    return text[0] == "'" and _needs_quote_mark(text[1:])
+    if first == "'":
+        return _needs_quote_mark(text[1:])
+    # What a spreadsheet may skip, trim or not show before a formula character: spaces and
+    # line breaks, control characters (NUL), format characters (U+200B, BOM, U+2060): all
+    # whitespace and everything str.isprintable() refuses.
+    for char in text:
+        if char in FORMULA_CHARS:
+            return True  # a formula behind characters the reader does not see
+        if char.isprintable() and not char.isspace():
+            return False
+    return False
+
+
+# first character -> "visible, and starts neither a formula nor a quote" (memo: the export
+# calls the guard for every cell; the first characters seen are few).
+_PLAIN_FIRST: dict[str, bool] = {}
+_PLAIN_FIRST_MAX = 65_536  # bounded, whatever the input
 
 
 def csv_cell(text: str) -> str:
     """``text`` safe to open in a spreadsheet: a cell that starts with
-    ``= + - @``, tab or CR gets a leading ``'`` so it is shown, never run as a
-    formula (OWASP "CSV injection"). :func:`csv_value` undoes it on import."""
+    ``= + - @``, tab or CR, or with one of ``= + - @`` after spaces, line
+    breaks, control or zero-width characters (`` =``, ``\\n=``, ``\\u200b=``,
+    ``\\x00@``), gets a leading ``'`` so it is shown, never run as a formula
+    (OWASP "CSV injection"). :func:`csv_value` undoes it on import."""
     return "'" + text if _needs_quote_mark(text) else text
 
 
@@ -183,14 +217,28 @@ def read_rows(text: str, fmt: str, source: str) -> list[tuple[int, dict[str, Any
     return rows
 
 
-def import_text(registry: Registry, text: str, fmt: str, source: str) -> ImportReport:
+def import_text(
+    registry: Registry,
+    text: str,
+    fmt: str,
+    source: str,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate every row, then write them all in one transaction (or none).
+
+    ``progress(done, total, step)`` hears how far it got: ``step`` is ``"checked"``
+    while rows are validated (every :data:`PROGRESS_EVERY` rows and at the end),
+    then ``"written"`` once they are committed."""
     rows = read_rows(text, fmt, source)
+    total = len(rows)
     report = ImportReport()
     problems: list[tuple[int, str]] = []
     pending: list[tuple[int, NewEntry]] = []
     seen_ids: dict[str, int] = {}
     seen_rules: dict[tuple[str, str, str], int] = {}
-    for number, row in rows:
+    for done, (number, row) in enumerate(rows, start=1):
+        if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+            progress(done, total, "checked")
         try:
             entry, token = _validate(registry, row)
         except (RegistryError, ValueError) as exc:
@@ -222,6 +270,8 @@ def import_text(registry: Registry, text: str, fmt: str, source: str) -> ImportR
                 continue
             registry._insert_unchecked(entry)
             report.added.append(entry.id)
+    if progress is not None:
+        progress(len(report.added), total, "written")
     return report
 
 
@@ -266,8 +316,8 @@ def _validate(registry: Registry, row: dict[str, Any]) -> tuple[NewEntry, str | 
     if token_hash is None:
         token = tokens.new_token()
         token_hash = tokens.hash_token(token)
-    elif tokens.parse_token_hash(token_hash) is None:
-        raise InvalidInput("token_hash is not a scrypt hash written by tdmcrawl")
+    elif not tokens.is_token_hash(token_hash):
+        raise InvalidInput("token_hash is not a token hash written by tdmcrawl")
     now = utc_now()
     created = _timestamp(row.get("created_at"), now, "created_at")
     who: dict[str, Any] = {

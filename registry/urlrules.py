@@ -25,17 +25,23 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from publicsuffixlist import PublicSuffixList
 from w3lib.url import canonicalize_url
 
-from tdmcrawl.registry.errors import InvalidInput
+from tdmcrawl.registry.errors import N_, InvalidInput
 
 SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_URL_LENGTH = 4096
+_BAD_URL = N_("invalid URL '{url}': {why}")
+URL_WHAT = N_("URL")
+PATTERN_WHAT = N_("URL pattern")
+DOMAIN_WHAT = N_("domain")
 
 
 class RuleKind(StrEnum):
@@ -66,21 +72,25 @@ class UrlRule:
 
 def normalize_url(url: str) -> str:
     """The canonical form of an http(s) URL; raises InvalidInput with the reason."""
-    text = _clean(url, "URL")
+    text = _clean(url, URL_WHAT)
     try:
         parts = urlsplit(text)
     except ValueError as exc:
-        raise InvalidInput(f"invalid URL {text!r}: {exc}") from None
+        raise InvalidInput.t(_BAD_URL, field="pattern", url=text, why=str(exc)) from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise InvalidInput(f"invalid URL {text!r}: it must start with http:// or https://")
+        raise InvalidInput.t(
+            N_("invalid URL '{url}': it must start with http:// or https://"),
+            field="pattern",
+            url=text,
+        )
     if not parts.hostname:
-        raise InvalidInput(f"invalid URL {text!r}: it has no host")
+        raise InvalidInput.t(N_("invalid URL '{url}': it has no host"), field="pattern", url=text)
     try:
         canon = urlsplit(canonicalize_url(text, keep_fragments=False))
         port = canon.port
     except (ValueError, UnicodeError) as exc:
-        raise InvalidInput(f"invalid URL {text!r}: {exc}") from None
+        raise InvalidInput.t(_BAD_URL, field="pattern", url=text, why=str(exc)) from None
     host = _check_host(canon.hostname or "", text)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != DEFAULT_PORTS[scheme]:
@@ -121,16 +131,20 @@ def fast_host(url: str) -> str | None:
 
 def parse_url_pattern(pattern: str) -> UrlRule:
     """``https://example.kz/page`` (one page) or ``https://example.kz/blog/*`` (prefix)."""
-    text = _clean(pattern, "URL pattern")
+    text = _clean(pattern, PATTERN_WHAT)
     star = text.find("*")
     if star == -1:
         normalized = normalize_url(text)
         key = match_key(normalized)
         return UrlRule(RuleKind.URL, key_host(key), key, normalized)
     if star != len(text) - 1:
-        raise InvalidInput(
-            f"invalid URL pattern {text!r}: '*' is only allowed at the end "
-            "(for a site with its subdomains use a domain rule)"
+        raise InvalidInput.t(
+            N_(
+                "invalid URL pattern '{url}': '*' is only allowed at the end "
+                "(for a site with its subdomains use a domain rule)"
+            ),
+            field="pattern",
+            url=text,
         )
     normalized = normalize_url(text[:-1])
     key = match_key(normalized)
@@ -143,33 +157,118 @@ def parse_domain(domain: str) -> UrlRule:
     Accepts ``Example.KZ``, ``қазақ.kz``, ``*.example.kz`` and a bare site URL
     such as ``https://example.kz/``; refuses IP addresses and one-label names
     (a whole top-level domain is nobody's site)."""
-    text = _clean(domain, "domain")
+    text = _clean(domain, DOMAIN_WHAT)
     if "://" in text:
         parts = urlsplit(text)
         if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise InvalidInput(
-                f"invalid domain {text!r}: give a host name such as example.kz, "
-                "or use a URL prefix rule for part of a site"
+            raise InvalidInput.t(
+                N_(
+                    "invalid domain '{domain}': give a host name such as example.kz, "
+                    "or use a URL prefix rule for part of a site"
+                ),
+                field="pattern",
+                domain=text,
             )
         text = parts.netloc.rsplit("@", 1)[-1]
     if text.startswith("*."):
         text = text[2:]
     if not text or any(c in text for c in "/?#@ \\*:[]"):
-        raise InvalidInput(
-            f"invalid domain {domain.strip()!r}: give a host name such as example.kz"
+        raise InvalidInput.t(
+            N_("invalid domain '{domain}': give a host name such as example.kz"),
+            field="pattern",
+            domain=domain.strip(),
         )
     host = _check_host(_idna(text, domain), domain)
     if _is_ip(host):
-        raise InvalidInput(
-            f"invalid domain {domain.strip()!r}: an IP address is not a domain; "
-            "use a URL prefix rule such as http://192.0.2.1/*"
+        raise InvalidInput.t(
+            N_(
+                "invalid domain '{domain}': an IP address is not a domain; "
+                "use a URL prefix rule such as http://192.0.2.1/*"
+            ),
+            field="pattern",
+            domain=domain.strip(),
         )
     if "." not in host:
-        raise InvalidInput(
-            f"invalid domain {domain.strip()!r}: a domain needs at least two labels "
-            "(example.kz), a whole top-level domain cannot be opted out"
+        raise InvalidInput.t(
+            N_(
+                "invalid domain '{domain}': a domain needs at least two labels "
+                "(example.kz), a whole top-level domain cannot be opted out"
+            ),
+            field="pattern",
+            domain=domain.strip(),
         )
     return UrlRule(RuleKind.DOMAIN, host, host, host)
+
+
+# Special-use names (RFC 2606, RFC 6761): not in the public suffix list, but
+# documentation and test hosts, never a typo for a real one.
+SPECIAL_USE_TLDS = frozenset({"example", "test", "localhost", "invalid"})
+
+
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    # The list bundled with the package: no network at run time. accept_unknown=False:
+    # a name under a top-level domain the list does not know has no public suffix.
+    return PublicSuffixList(accept_unknown=False)
+
+
+def check_public_suffix(rule: UrlRule) -> None:
+    """Refuse a rule on a host whose public suffix does not exist (``aliya.kx``), or
+    a rule on a public suffix itself (``co.uk``): evident mistakes of a new entry.
+
+    IP addresses and special-use names (``.example``, ``.test``) pass. Only new
+    registrations are checked; rules already stored (import, replicas) are not.
+    """
+    host = rule.host
+    if _is_ip(host) or host.rsplit(".", 1)[-1] in SPECIAL_USE_TLDS:
+        return
+    psl = _public_suffixes()
+    if psl.publicsuffix(host) is None:
+        raise InvalidInput.t(
+            N_(
+                "'{host}' does not end in a known top-level domain (such as .kz, .ru, .com): "
+                "check the spelling"
+            ),
+            field="pattern",
+            host=display_form(host),
+        )
+    if psl.is_public(host):
+        raise InvalidInput.t(
+            N_(
+                "'{host}' is a public suffix, shared by many sites, not one site: "
+                "give a site under it, such as example.{host}"
+            ),
+            field="pattern",
+            host=display_form(host),
+        )
+
+
+def twin_rule(rule: UrlRule) -> UrlRule | None:
+    """The same rule on the twin host: ``www.site.kz`` <-> ``site.kz``.
+
+    People publish a site under both names and register one of them; the form
+    offers the other. A domain rule on ``site.kz`` already covers
+    ``www.site.kz``, so only ``www.site.kz`` has a domain twin (``site.kz``).
+    None when there is no twin (IP addresses, hosts of one label after ``www.``).
+    """
+    host = rule.host
+    if _is_ip(host):
+        return None
+    if host.startswith("www."):
+        other = host[4:]
+        if "." not in other:
+            return None
+    elif rule.kind is RuleKind.DOMAIN:
+        return None
+    else:
+        other = "www." + host
+    if rule.kind is RuleKind.DOMAIN:
+        return parse_domain(other)
+    scheme, rest = rule.pattern.split("://", 1)
+    netloc, slash, path = rest.partition("/")
+    port = netloc[len(host) :]  # ":8080" or ""
+    twin = f"{scheme}://{other}{port}{slash}{path}"
+    return parse_url_pattern(twin)
 
 
 def domain_suffixes(host: str) -> list[str]:
@@ -186,14 +285,21 @@ def domain_suffixes(host: str) -> list[str]:
 
 def _clean(value: object, what: str) -> str:
     if not isinstance(value, str):
-        raise InvalidInput(f"invalid {what}: expected text, got {type(value).__name__}")
+        raise InvalidInput.t(N_("invalid {what}: expected text"), field="pattern", what=what)
     text = value.strip()
     if not text:
-        raise InvalidInput(f"invalid {what}: it is empty")
+        raise InvalidInput.t(N_("invalid {what}: it is empty"), field="pattern", what=what)
     if len(text) > MAX_URL_LENGTH:
-        raise InvalidInput(f"invalid {what}: longer than {MAX_URL_LENGTH} characters")
+        raise InvalidInput.t(
+            N_("invalid {what}: longer than {max} characters"),
+            field="pattern",
+            what=what,
+            max=MAX_URL_LENGTH,
+        )
     if _CONTROL.search(text):
-        raise InvalidInput(f"invalid {what} {text!r}: it contains control characters")
+        raise InvalidInput.t(
+            N_("invalid {what}: it contains control characters"), field="pattern", what=what
+        )
     return text
 
 
@@ -202,7 +308,11 @@ def _idna(text: str, original: str) -> str:
         # Same encoder as the URL path (w3lib), so a domain and a URL on it agree.
         return urlsplit(canonicalize_url(f"http://{text}/")).hostname or ""
     except (ValueError, UnicodeError):
-        raise InvalidInput(f"invalid domain {original.strip()!r}: not a valid host name") from None
+        raise InvalidInput.t(
+            N_("invalid domain '{domain}': not a valid host name"),
+            field="pattern",
+            domain=original.strip(),
+        ) from None
 
 
 def _check_host(host: str, original: str) -> str:
@@ -216,7 +326,12 @@ def _check_host(host: str, original: str) -> str:
         or not host.isascii()
         or not all(_LABEL.match(label) for label in labels)
     ):
-        raise InvalidInput(f"invalid host in {original.strip()!r}: {host!r} is not a host name")
+        raise InvalidInput.t(
+            N_("invalid host in '{url}': '{host}' is not a host name"),
+            field="pattern",
+            url=original.strip(),
+            host=host,
+        )
     return host
 
 

@@ -2,8 +2,12 @@
 every kept page with its WARC location, and the crawls that produced them.
 
 The crawler calls :class:`AuditLog` from the reactor thread. Rows go onto a
-queue and one writer thread commits them in batches, so a slow disk never
-stalls the crawl; a crash loses at most the batch in flight. ``close()``
+queue and one writer thread commits them in batches (at most ``batch_size``
+rows, at least every ``flush_interval`` seconds), so a slow disk never stalls
+the crawl; a kill loses at most the batch in flight. The WARC output flushes
+the log before it renames a file (:meth:`AuditLog.flush`), so a finished WARC
+file never has pages the audit lacks; the pages of a ``.open`` file a kill left
+are audited by the recovery on ``--resume`` (:func:`set_file_rows`). ``close()``
 flushes, and an ``atexit`` hook does the same when the process is stopped by
 Ctrl-C before the crawler could close the log.
 
@@ -28,6 +32,7 @@ import queue
 import secrets
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,8 +49,11 @@ from tdmcrawl.optout.origins import ORIGIN_FILES, serialized_origin
 logger = logging.getLogger(__name__)
 
 DB_FILENAME = "audit.sqlite"
-STAGES = ("pre-fetch", "post-fetch", "near-duplicate", "release")
-EVIDENCE_KINDS = tuple(f.kind for f in ORIGIN_FILES)
+STAGES = ("pre-fetch", "post-fetch", "near-duplicate", "release", "recheck")
+# Evidence of a page excluded after fetching (crawler/warc/exclusion.py): its response head
+# as received and the deciding meta tags' bytes, beside the origin files' captures.
+PAGE_EVIDENCE_KINDS = ("response-head", "meta-tag")
+EVIDENCE_KINDS = (*(f.kind for f in ORIGIN_FILES), *PAGE_EVIDENCE_KINDS)
 
 # Column order of the exclusions table; exports and merges use the same order.
 EXCLUSION_COLUMNS = (
@@ -85,6 +93,7 @@ EVIDENCE_COLUMNS = (
     "record_id",
     "captured_at",
 )
+REGISTRY_ENTRY_COLUMNS = ("entry_id", "author", "title", "kind", "recorded_at")
 CRAWL_COLUMNS = (
     "crawl_id",
     "started_at",
@@ -150,7 +159,45 @@ def _m002_summary_indexes(db: Database) -> None:
     db.execute("CREATE INDEX kept_domain ON kept(domain)")
 
 
-KNOWN_MIGRATIONS = ("m001_tables", "m002_summary_indexes")
+@migrations(name="m003_registry_states")
+def _m003_registry_states(db: Database) -> None:
+    # The registry state each decision used: a row per state a crawl applied (at its
+    # start, and after each sync from a registry service). `exclusions_before` and
+    # `kept_before` are the highest row ids written before the state took effect, so
+    # the state of a decision row is the last one whose mark is below its id.
+    db.execute(
+        """CREATE TABLE registry_states (
+            id INTEGER PRIMARY KEY, crawl_id TEXT NOT NULL, source TEXT NOT NULL,
+            registry_id TEXT, cursor TEXT, synced_at TEXT, stale INTEGER NOT NULL,
+            entries INTEGER, applied_at TEXT NOT NULL,
+            exclusions_before INTEGER NOT NULL, kept_before INTEGER NOT NULL)"""
+    )
+    db.execute("CREATE INDEX registry_states_crawl ON registry_states(crawl_id, id)")
+
+
+@migrations(name="m004_recheck_registry_entries")
+def _m004_recheck_registry_entries(db: Database) -> None:
+    # Exclusions can now be made by `tdmcrawl recheck` (stage "recheck": the stage is a
+    # plain column, so old rows stay as they are). The registry entries an exclusion
+    # matched are kept with their author and title as they were at exclusion time, so
+    # `audit --author` answers without the registry (which may have changed since).
+    db.execute(
+        """CREATE TABLE registry_entries (
+            entry_id TEXT PRIMARY KEY, author TEXT, title TEXT, kind TEXT,
+            recorded_at TEXT NOT NULL)"""
+    )
+    db.execute("CREATE INDEX registry_entries_author ON registry_entries(author)")
+    db.execute("CREATE INDEX exclusions_matched ON exclusions(matched_work)")
+    # Kept rows are found by record id when a release or a recheck moves or drops them.
+    db.execute("CREATE INDEX kept_record ON kept(record_id)")
+
+
+KNOWN_MIGRATIONS = (
+    "m001_tables",
+    "m002_summary_indexes",
+    "m003_registry_states",
+    "m004_recheck_registry_entries",
+)
 
 
 def resolve_path(path: Path | str) -> Path:
@@ -241,6 +288,7 @@ _INSERT = {
     "exclusions": (EXCLUSION_COLUMNS, "INSERT OR IGNORE"),
     "kept": (KEPT_COLUMNS, "INSERT OR IGNORE"),
     "evidence": (EVIDENCE_COLUMNS, "INSERT OR IGNORE"),
+    "registry_entries": (REGISTRY_ENTRY_COLUMNS, "INSERT OR IGNORE"),
 }
 _STOP = object()
 
@@ -416,6 +464,53 @@ class AuditLog:
             ),
         )
 
+    def record_registry_state(
+        self,
+        *,
+        source: str,
+        registry_id: str | None,
+        cursor: str | None,
+        synced_at: str | None,
+        stale: bool,
+        entries: int | None,
+        crawl_id: str | None = None,
+    ) -> None:
+        """The registry state decisions use from now on (see ``m003_registry_states``).
+
+        Synchronous, after every row queued before it: the marks it stores divide the
+        rows decided with the earlier state from those decided with this one."""
+        crawl = crawl_id or self._crawl_id()
+        applied = self._clock()
+
+        def write(db: Database) -> None:
+            (excluded,) = db.execute("SELECT coalesce(max(id), 0) FROM exclusions").fetchone()
+            (kept,) = db.execute("SELECT coalesce(max(id), 0) FROM kept").fetchone()
+            db.execute(
+                "INSERT INTO registry_states (crawl_id, source, registry_id, cursor, synced_at,"
+                " stale, entries, applied_at, exclusions_before, kept_before)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    crawl,
+                    source,
+                    registry_id,
+                    cursor,
+                    synced_at,
+                    int(stale),
+                    entries,
+                    applied,
+                    excluded,
+                    kept,
+                ],
+            )
+
+        self._call(write)
+
+    def record_registry_entry(
+        self, entry_id: str, *, author: str | None, title: str | None, kind: str | None
+    ) -> None:
+        """The author and title of a registry entry an exclusion matched (first seen wins)."""
+        self._put("registry_entries", (entry_id, author, title, kind, self._clock()))
+
     # -- reading back
 
     def kept_urls(self, crawl_id: str) -> Iterator[str]:
@@ -486,15 +581,26 @@ class AuditLog:
         db.execute("PRAGMA synchronous=NORMAL")
         pending: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _INSERT}
         count = 0
+        last_write = time.monotonic()
         try:
             while True:
                 try:
                     item = self._queue.get(timeout=self._flush_interval)
                 except queue.Empty:
                     item = None
-                if item is None or item is _STOP or callable(item[0]) or count >= self._batch_size:
+                # A steady trickle of rows is committed by time too, not only at 500 rows:
+                # a kill then loses about a second of rows, not minutes.
+                overdue = count and time.monotonic() - last_write >= self._flush_interval
+                if (
+                    item is None
+                    or item is _STOP
+                    or callable(item[0])
+                    or count >= self._batch_size
+                    or overdue
+                ):
                     self._write(db, pending)
                     count = 0
+                    last_write = time.monotonic()
                 if item is _STOP:
                     return
                 if item is None:
@@ -578,3 +684,58 @@ def move_kept(log: AuditLog, warc_file: str, offsets: dict[str, int]) -> None:
             "UPDATE kept SET warc_offset = ? WHERE warc_file = ? AND record_id = ?", rows
         )
     )
+
+
+# --- recovery after a kill (crawler.session): the WARC files are the truth ----------------
+
+
+def set_file_rows(
+    log: AuditLog, crawl_id: str, warc_file: str, pages: list[tuple[str, int, str, str]]
+) -> tuple[int, int, int]:
+    """Make the ``kept`` rows of ``crawl_id`` in ``warc_file`` exactly ``pages``:
+    (url, offset, record id, decision JSON) of every response record the file holds.
+
+    Rows of records the file does not hold are deleted, offsets corrected, missing rows
+    added; committed before it returns (the caller renames the file next). Returns
+    (added, moved, dropped).
+    """
+    counts = [0, 0, 0]
+
+    def reconcile(db: Database) -> None:
+        existing = {
+            record_id: offset
+            for record_id, offset in db.execute(
+                "SELECT record_id, warc_offset FROM kept WHERE crawl_id = ? AND warc_file = ?",
+                [crawl_id, warc_file],
+            )
+        }
+        truth = {record_id: (url, offset, decision) for url, offset, record_id, decision in pages}
+        gone = [(crawl_id, warc_file, rid) for rid in existing if rid not in truth]
+        moved = [
+            (truth[rid][1], crawl_id, warc_file, rid)
+            for rid, offset in existing.items()
+            if rid in truth and truth[rid][1] != offset
+        ]
+        now = log._clock()
+        added = [
+            (crawl_id, url, domain_of(url), warc_file, offset, rid, now, decision)
+            for rid, (url, offset, decision) in truth.items()
+            if rid not in existing
+        ]
+        with db.conn:
+            db.conn.executemany(
+                "DELETE FROM kept WHERE crawl_id = ? AND warc_file = ? AND record_id = ?", gone
+            )
+            db.conn.executemany(
+                "UPDATE kept SET warc_offset = ? WHERE crawl_id = ? AND warc_file = ?"
+                " AND record_id = ?",
+                moved,
+            )
+            marks = ", ".join("?" * len(KEPT_COLUMNS))
+            db.conn.executemany(
+                f"INSERT OR IGNORE INTO kept ({', '.join(KEPT_COLUMNS)}) VALUES ({marks})", added
+            )
+        counts[:] = [len(added), len(moved), len(gone)]
+
+    log._call(reconcile)
+    return counts[0], counts[1], counts[2]

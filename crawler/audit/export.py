@@ -4,9 +4,10 @@ Rows are read from a cursor and written one by one, so memory stays flat for
 millions of rows. CSV is written the way spreadsheet programs read it without
 an import dialog: UTF-8 with a byte-order mark (else Excel guesses a legacy
 code page and Kazakh letters turn to mojibake), CRLF line ends, every field
-that needs it quoted. Text cells starting with ``= + - @`` get a leading
-apostrophe, so an evidence string can never run as a formula (OWASP "CSV
-injection"); the JSONL export keeps every value exactly as stored.
+that needs it quoted. Text cells starting with ``= + - @`` (also behind
+spaces, line breaks, NUL or zero-width characters) get a leading apostrophe,
+so an evidence string can never run as a formula (OWASP "CSV injection"); the
+JSONL export keeps every value exactly as stored.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from tdmcrawl.crawler.audit.db import (
     EVIDENCE_COLUMNS,
     EXCLUSION_COLUMNS,
     KEPT_COLUMNS,
+    REGISTRY_ENTRY_COLUMNS,
     open_database,
     resolve_path,
 )
@@ -29,6 +30,7 @@ _TABLES = (
     ("kept", KEPT_COLUMNS),
     ("evidence", EVIDENCE_COLUMNS),
     ("crawls", CRAWL_COLUMNS),
+    ("registry_entries", REGISTRY_ENTRY_COLUMNS),
 )
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from tdmcrawl.crawler.audit.db import EXCLUSION_COLUMNS, domain_of
-from tdmcrawl.optout.origins import evidence_kind, serialized_origin
+from tdmcrawl.crawler.audit.db import EXCLUSION_COLUMNS, PAGE_EVIDENCE_KINDS, domain_of
+from tdmcrawl.optout.origins import RSL_LICENSE, evidence_kind, serialized_origin
 
 # --by value -> (SQL expression of the group key, the column listed as "top" per group)
 GROUPINGS: dict[str, tuple[str, str]] = {
@@ -34,6 +34,44 @@ def totals(db: Database) -> dict[str, int]:
     kept = db.execute("SELECT count(*) FROM kept").fetchone()[0]
     excluded = db.execute("SELECT count(*) FROM exclusions").fetchone()[0]
     return {"kept": kept, "excluded": excluded}
+
+
+def crawl_totals(db: Database, crawl_id: str) -> dict[str, Any]:
+    """One crawl's totals over all its runs: pages kept, exclusions by (stage, reason)."""
+    kept = db.execute("SELECT count(*) FROM kept WHERE crawl_id = ?", [crawl_id]).fetchone()[0]
+    excluded = {
+        (stage, reason): n
+        for stage, reason, n in db.execute(
+            "SELECT stage, reason, count(*) FROM exclusions WHERE crawl_id = ?"
+            " GROUP BY stage, reason",
+            [crawl_id],
+        )
+    }
+    return {"kept": kept, "excluded": excluded}
+
+
+def incomplete(db: Database, directory: Path) -> dict[str, Any] | None:
+    """Why the audit of the crawl in ``directory`` may lack rows, or None.
+
+    A crawl that has not finished (running, or stopped by a kill or a second
+    Ctrl-C) has no ``finished_at``; a kill also leaves ``.open`` WARC files,
+    whose last pages the audit may not have yet (rows are committed in batches).
+    """
+    base = directory if directory.is_dir() else directory.parent
+    unfinished = [
+        row[0]
+        for row in db.execute(
+            "SELECT crawl_id FROM crawls WHERE finished_at IS NULL ORDER BY started_at"
+        )
+    ]
+    open_files = sorted(
+        str(path.relative_to(base))
+        for sub in ("warc", "evidence")
+        for path in (base / sub).glob("*.open")
+    )
+    if not unfinished and not open_files:
+        return None
+    return {"unfinished_crawls": unfinished, "open_files": open_files}
 
 
 def crawls(db: Database) -> list[dict[str, Any]]:
@@ -93,11 +131,13 @@ def explain(db: Database, url: str) -> dict[str, Any]:
     ]
     excluded = []
     for row in db.query("SELECT * FROM exclusions WHERE url = ? ORDER BY decided_at", [url]):
+        row["registry_state"] = registry_state_of(db, "exclusions", row)
         row.pop("id", None)
         row["decision"] = _loads(row["decision"])
         row["evidence_captures"] = _evidence_captures(db, row)
         excluded.append(row)
     for row in kept:
+        row["registry_state"] = registry_state_of(db, "kept", row)
         row.pop("id", None)
     if excluded:
         status = "excluded"
@@ -114,6 +154,24 @@ def explain(db: Database, url: str) -> dict[str, Any]:
             {"d": domain_of(url)},
         ).fetchone()[0]
     return story
+
+
+def registry_state_of(db: Database, table: str, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The registry state (source, cursor, sync time) a decision row was made with."""
+    if "registry_states" not in db.table_names() or row.get("id") is None:
+        return None
+    mark = "exclusions_before" if table == "exclusions" else "kept_before"
+    found = db.execute(
+        f"SELECT source, registry_id, cursor, synced_at, stale, applied_at FROM registry_states"
+        f" WHERE crawl_id = ? AND {mark} < ? ORDER BY id DESC LIMIT 1",
+        [row["crawl_id"], row["id"]],
+    ).fetchone()
+    if found is None:
+        return None
+    keys = ("source", "registry_id", "cursor", "synced_at", "stale", "applied_at")
+    state = dict(zip(keys, found, strict=True))
+    state["stale"] = bool(state["stale"])
+    return state
 
 
 def locate_warcs(story: dict[str, Any], directory: Path) -> dict[str, Any]:
@@ -194,7 +252,29 @@ def time_buckets(db: Database) -> dict[str, Any]:
 
 
 def _evidence_captures(db: Database, row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The robots.txt/tdmrep.json/ai.txt capture behind an exclusion, where one exists."""
+    """The captures behind an exclusion: the deciding one (an origin file, or the page's
+    response head), then the page's own evidence (head, meta tags) where it was fetched."""
+    captures = _deciding_capture(db, row)
+    listed = {c.get("record_id") for c in captures}
+    keys = ("kind", "url", "warc_file", "warc_offset", "record_id", "captured_at")
+    marks = ", ".join("?" * len(PAGE_EVIDENCE_KINDS))
+    for found in db.execute(
+        f"SELECT {', '.join(keys)} FROM evidence WHERE url = ? AND crawl_id = ?"
+        f" AND kind IN ({marks}) ORDER BY id",
+        [row["url"], row["crawl_id"], *PAGE_EVIDENCE_KINDS],
+    ):
+        capture = dict(zip(keys, found, strict=True))
+        if capture["record_id"] in listed:
+            for known in captures:
+                if known.get("record_id") == capture["record_id"]:
+                    known["kind"] = capture["kind"]
+            continue
+        captures.append({**capture, "linked": "page evidence"})
+    return captures
+
+
+def _deciding_capture(db: Database, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The robots.txt/tdmrep.json/ai.txt capture (or page head) behind an exclusion."""
     if row.get("evidence_warc"):
         record_id = row.get("evidence_record_id")
         if record_id is None:
@@ -203,15 +283,18 @@ def _evidence_captures(db: Database, row: dict[str, Any]) -> list[dict[str, Any]
                 [row["evidence_warc"], row["evidence_offset"]],
             ).fetchone()
             record_id = found[0] if found else None
+        kind = db.execute("SELECT kind FROM evidence WHERE record_id = ?", [record_id]).fetchone()
         return [
             {
                 "warc_file": row["evidence_warc"],
                 "warc_offset": row["evidence_offset"],
                 "record_id": record_id,
+                "kind": kind[0] if kind else None,
                 "linked": "recorded",
             }
         ]
-    kind = evidence_kind(row["source"])
+    # An rsl reason's evidence is the licence document, wherever it was named.
+    kind = RSL_LICENSE.kind if row.get("reason") == "rsl" else evidence_kind(row["source"])
     if kind is None:
         return []
     # Not linked at decision time: the latest capture of that file for the
@@ -225,7 +308,7 @@ def _evidence_captures(db: Database, row: dict[str, Any]) -> list[dict[str, Any]
     if found is None:
         return []
     keys = ("url", "warc_file", "warc_offset", "record_id", "captured_at")
-    return [{**dict(zip(keys, found, strict=True)), "linked": "same origin"}]
+    return [{**dict(zip(keys, found, strict=True)), "kind": kind, "linked": "same origin"}]
 
 
 def _similar_urls(db: Database, url: str) -> list[str]:

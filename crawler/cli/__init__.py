@@ -20,6 +20,7 @@ from tdmcrawl.crawler.errors import EXIT_USAGE, exit_status, one_line
 
 # name -> "module:attribute" of a click.Command
 SUBCOMMANDS: dict[str, str] = {
+    "agents": "tdmcrawl.crawler.cli.agents:agents",
     "check": "tdmcrawl.crawler.cli.check:check",
     "crawl": "tdmcrawl.crawler.cli.crawl:crawl",
     "demo": "tdmcrawl.crawler.cli.demo:demo",
@@ -27,6 +28,9 @@ SUBCOMMANDS: dict[str, str] = {
     "audit": "tdmcrawl.crawler.cli.audit:audit",
     "filter": "tdmcrawl.crawler.cli.filter:filter_warcs",
     "export": "tdmcrawl.crawler.cli.export:export",
+    "keygen": "tdmcrawl.crawler.cli.keygen:keygen",
+    "recheck": "tdmcrawl.crawler.cli.recheck:recheck",
+    "verify": "tdmcrawl.crawler.cli.verify:verify",
 }
 
 

@@ -7,7 +7,7 @@ short form works next to ``audit serve`` and ``audit merge``.
 from __future__ import annotations
 
 import json
-import subprocess
+import shlex
 import sys
 import tempfile
 from collections.abc import Callable
@@ -19,10 +19,13 @@ import click
 from tdmcrawl.crawler.audit.db import open_database
 from tdmcrawl.crawler.audit.export import export_exclusions
 from tdmcrawl.crawler.audit.merge import merge as merge_databases
-from tdmcrawl.crawler.audit.queries import explain, locate_warcs, summary
+from tdmcrawl.crawler.audit.queries import explain, incomplete, locate_warcs, summary
 from tdmcrawl.crawler.audit.report import write_report
-from tdmcrawl.crawler.audit.serve import prepare
-from tdmcrawl.crawler.cli.options import echo_json, json_option
+from tdmcrawl.crawler.audit.serve import prepare, supervise
+from tdmcrawl.crawler.audit.works import author_exclusions, find_work
+from tdmcrawl.crawler.cli.options import echo_json, json_option, registry_option
+from tdmcrawl.crawler.verify import verify_corpus
+from tdmcrawl.registry.i18n import LANGUAGES
 
 BY_CHOICES = ("reason", "domain", "source", "day")
 
@@ -53,7 +56,7 @@ def audit() -> None:
 
 
 @audit.command()
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--by",
     type=click.Choice(BY_CHOICES),
@@ -90,9 +93,33 @@ def audit() -> None:
     show_default=True,
     help="With --html: rows in the report's URL table.",
 )
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="With --html: the report's language (Kazakh, Russian, English).",
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="With --html: do not check the corpus against its manifest for the report.",
+)
+@click.option(
+    "--work",
+    "work_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Is this work in the corpus? Kept and excluded copies of FILE (more files may "
+    "follow DIR: `audit DIR --work a.txt b.html`).",
+)
+@click.option("--author", help="The registry exclusions of this author's entries.")
+@registry_option(
+    "With --author: also look the author's entries up in this registry.", dest="registry"
+)
 @json_option
 def show(
-    directory: Path,
+    paths: tuple[Path, ...],
     by: str,
     top: int,
     url: str | None,
@@ -101,35 +128,81 @@ def show(
     domain: str | None,
     html_path: Path | None,
     max_rows: int,
+    lang: str,
+    no_verify: bool,
+    work_files: tuple[Path, ...],
+    author: str | None,
+    registry: Path | None,
     as_json: bool,
 ) -> None:
-    """Summarise DIR/audit.sqlite, explain a URL (--url), export (--export) or report (--html).
+    """Summarise DIR/audit.sqlite, explain a URL (--url), export (--export), report
+    (--html), find a work's copies (--work) or an author's exclusions (--author).
 
     Example:
 
+    \b
         tdmcrawl audit out/ --by domain --json
+        tdmcrawl audit out/ --work my-novel.txt
+        tdmcrawl audit out/ --html report.html --lang kk
     """
+    directory, *more_works = paths
+    if more_works and not work_files:
+        raise click.UsageError("one DIR only (files after DIR are works for --work)")
+    work_files = (*work_files, *more_works)
     modes = [
         name
-        for name, value in (("--url", url), ("--export", export_format), ("--html", html_path))
+        for name, value in (
+            ("--url", url),
+            ("--export", export_format),
+            ("--html", html_path),
+            ("--work", work_files),
+            ("--author", author),
+        )
         if value
     ]
     if len(modes) > 1:
         raise click.UsageError(f"{' and '.join(modes)} cannot be combined")
     if (reason or domain) and not export_format:
         raise click.UsageError("--reason and --domain filter an --export")
+    if registry and not author:
+        raise click.UsageError("--registry looks entries up for --author")
     db = open_database(directory)
     try:
+        gaps = incomplete(db, directory)
+        if gaps is not None:
+            click.echo(incomplete_warning(gaps, directory), err=True)
         if url:
             _show_url(db, url, as_json, directory)
         elif export_format:
             _export(db, export_format, reason, domain)
         elif html_path:
-            _html(db, html_path, max_rows, as_json)
+            _html(db, html_path, max_rows, as_json, directory, lang, not no_verify)
+        elif work_files:
+            _work(db, directory, list(work_files), as_json)
+        elif author:
+            _author(db, author, registry, as_json)
         else:
-            _summary(db, by, top, as_json)
+            _summary(db, by, top, as_json, gaps)
     finally:
         db.close()
+
+
+def incomplete_warning(gaps: dict[str, Any], directory: Path) -> str:
+    """What an audit of a crawl that did not finish lacks, and how to repair it."""
+    base = directory if directory.is_dir() else directory.parent
+    parts = []
+    if gaps["unfinished_crawls"]:
+        parts.append(f"crawl {', '.join(gaps['unfinished_crawls'])} has not finished")
+    if gaps["open_files"]:
+        parts.append(f"{len(gaps['open_files'])} WARC file(s) are still .open")
+    return (
+        f"warning: this audit is incomplete: {'; '.join(parts)} (the crawl is still running, "
+        "or was killed or stopped by a second Ctrl-C). Rows of its last pages may be missing "
+        "and kept rows may name .open files. To repair: "
+        f"tdmcrawl crawl --out {shlex.quote(str(base))} --resume "
+        "(it recovers the WARC files and the audit first, then continues the crawl; "
+        "stop it with one Ctrl-C once it has recovered if you want no more pages)"
+    )
 
 
 @audit.command()
@@ -148,15 +221,13 @@ def serve(directory: Path, port: int, host: str) -> None:
 
         tdmcrawl audit serve out/ --port 8001
     """
+    # Removed on every way out: supervise() turns SIGTERM and SIGHUP into a clean return.
     with tempfile.TemporaryDirectory(prefix="tdmcrawl-serve-") as tmp:
         argv = [*prepare(directory, Path(tmp)), "--host", host, "--port", str(port)]
         click.echo(
             f"Serving {directory} read-only on http://{host}:{port}/ (Ctrl-C stops)", err=True
         )
-        try:
-            code = subprocess.call(argv)
-        except KeyboardInterrupt:
-            code = 0
+        code = supervise(argv)
         if code not in (0, -2, 130):
             raise click.ClickException(f"datasette exited with status {code}")
 
@@ -186,8 +257,9 @@ def merge(out: Path, sources: tuple[Path, ...], as_json: bool) -> None:
 # --- the show modes -------------------------------------------------------------------
 
 
-def _summary(db: Any, by: str, top: int, as_json: bool) -> None:
+def _summary(db: Any, by: str, top: int, as_json: bool, gaps: dict[str, Any] | None) -> None:
     data = summary(db, by=by, top=top)
+    data["incomplete"] = gaps
     if as_json:
         echo_json(data)
         return
@@ -215,6 +287,15 @@ def _summary(db: Any, by: str, top: int, as_json: bool) -> None:
         )
 
 
+def _registry_line(state: dict[str, Any] | None) -> None:
+    if state:
+        stale = ", an old copy: the service was unreachable" if state["stale"] else ""
+        click.echo(
+            f"  registry state: {state['source']} at cursor {state['cursor']} "
+            f"(synced {state['synced_at']}{stale})"
+        )
+
+
 def _show_url(db: Any, url: str, as_json: bool, directory: Path) -> None:
     story = locate_warcs(explain(db, url), directory)
     if as_json:
@@ -231,11 +312,13 @@ def _show_url(db: Any, url: str, as_json: bool, directory: Path) -> None:
             f"{url}: EXCLUDED at {row['stage']} ({row['decided_at']}, crawl {row['crawl_id']})"
         )
         _reason_lines(row["decision"], click.echo)
+        _registry_line(row.get("registry_state"))
         for cap in row["evidence_captures"]:
+            kind = f"{cap['kind']}, " if cap.get("kind") else ""
             click.echo(
                 f"  evidence capture: {cap['warc_path'] or cap['warc_file']} offset "
                 f"{cap['warc_offset']} record {cap.get('record_id') or '?'} "
-                f"({cap['linked']})"
+                f"({kind}{cap['linked']})"
             )
     for row in story["kept"]:
         click.echo(f"{url}: KEPT ({row['kept_at']}, crawl {row['crawl_id']})")
@@ -243,6 +326,7 @@ def _show_url(db: Any, url: str, as_json: bool, directory: Path) -> None:
             f"  WARC: {row['warc_path'] or row['warc_file']} offset {row['warc_offset']} "
             f"record {row['record_id']}"
         )
+        _registry_line(row.get("registry_state"))
         decision = row["decision"] or {}
         for warning in decision.get("warnings", []):
             click.echo(f"  warning: {warning}")
@@ -281,12 +365,64 @@ def _export(db: Any, fmt: str, reason: str | None, domain: str | None) -> None:
         pass
 
 
-def _html(db: Any, path: Path, max_rows: int, as_json: bool) -> None:
+def _html(
+    db: Any, path: Path, max_rows: int, as_json: bool, directory: Path, lang: str, check: bool
+) -> None:
+    base = directory if directory.is_dir() else directory.parent
+    verified = verify_corpus(base) if check else None
     try:
-        figures = write_report(db, path, max_rows=max_rows)
+        figures = write_report(
+            db, path, max_rows=max_rows, lang=lang, directory=base, verified=verified
+        )
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         echo_json({"html": str(path), **figures})
     else:
         click.echo(f"wrote {path}: {figures['excluded']} exclusions, {figures['kept']} kept")
+
+
+def _work(db: Any, directory: Path, files: list[Path], as_json: bool) -> None:
+    base = directory if directory.is_dir() else directory.parent
+    answer = find_work(db, base, files)
+    if as_json:
+        echo_json(answer)
+        return
+    click.echo(f"checked {answer['pages_checked']} page fingerprints of {base}")
+    for work in answer["works"]:
+        name = work["file"]
+        kept = [c for c in answer["kept_copies"] if c["work"] == name]
+        excluded = [c for c in answer["excluded_copies"] if c["work"] == name]
+        click.echo(f"{name}: {len(kept)} kept copies, {len(excluded)} excluded copies")
+        for copy in kept:
+            click.echo(
+                f"  KEPT      {copy['url']} (similarity {copy['similarity']}): "
+                f"warc/{copy['warc_file']} offset {copy['warc_offset']} {copy['record_id']}"
+            )
+        for copy in excluded:
+            click.echo(
+                f"  EXCLUDED  {copy['url']} (similarity {copy['similarity']}): "
+                f"{copy['reason']} at {copy['stage']}, {copy['decided_at']}"
+            )
+    for note in answer["notes"]:
+        click.echo(f"note: {note}")
+
+
+def _author(db: Any, author: str, registry: Path | None, as_json: bool) -> None:
+    answer = author_exclusions(db, author, registry)
+    if as_json:
+        echo_json(answer)
+        return
+    click.echo(
+        f"{author}: {len(answer['entries'])} registry entries, "
+        f"{len(answer['exclusions'])} exclusions"
+    )
+    for entry in answer["entries"]:
+        title = f" «{entry['title']}»" if entry["title"] else ""
+        click.echo(f"  entry {entry['entry_id']} ({entry['kind']}){title}")
+    for row in answer["exclusions"]:
+        title = f" «{row['title']}»" if row["title"] else ""
+        click.echo(
+            f"  {row['url']}: {row['reason']} at {row['stage']} ({row['decided_at']}), "
+            f"entry {row['entry_id']} by {row['author']}{title}"
+        )

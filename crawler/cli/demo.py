@@ -55,8 +55,8 @@ def demo(out_dir: Path, overrides: tuple[str, ...], as_json: bool) -> None:
             "TDMCRAWL_OUT_DIR": str(out_dir),
             "TDMCRAWL_PROGRESS_INTERVAL": 0,
         }
-        session = run_crawl(options, extra, out_dir, seeds)
-    report(session, out_dir, as_json=as_json)
+        outcome = run_crawl(options, extra, out_dir, seeds)
+    report(outcome, out_dir, as_json=as_json)
 
 
 def _clear_previous_demo(out_dir: Path) -> None:

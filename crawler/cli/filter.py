@@ -11,28 +11,60 @@ from pathlib import Path
 
 import click
 
+from tdmcrawl.crawler import settings as tds
 from tdmcrawl.crawler.cli.options import (
     echo_json,
     json_option,
+    out_dir_option,
     product_token_option,
     registry_option,
+    setting_overrides,
+    settings_option,
+    sign_key_option,
+    validated,
 )
+from tdmcrawl.crawler.errors import UsageError
 from tdmcrawl.crawler.filter import FilterOptions, FilterResult, filter_warc_files
 from tdmcrawl.crawler.filter.parallel import close_client, dask_client, filter_on_dask
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.warc.records import DEFAULT_MAX_SIZE
-from tdmcrawl.optout.policy import PolicyConfig
+
+# The `-s` settings that mean something to filter: the policy switches, the near-duplicate
+# step, the output files. Any other is refused rather than silently ignored.
+FILTER_SETTINGS = frozenset(
+    {
+        "TDMCRAWL_TOKEN",
+        "TDMCRAWL_AI_AGENTS",
+        "TDMCRAWL_NOAI",
+        "TDMCRAWL_TDMREP",
+        "TDMCRAWL_CONTENT_USAGE",
+        "TDMCRAWL_CONTENT_SIGNAL",
+        "TDMCRAWL_AIPREF_COMPAT",
+        "TDMCRAWL_AI_TXT",
+        "TDMCRAWL_HTML_META_MAX_BYTES",
+        "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE",
+        "TDMCRAWL_RSL",
+        "TDMCRAWL_RSL_LICENSES",
+        "TDMCRAWL_RSL_TOKEN_VARIANTS",
+        "TDMCRAWL_TDMREP_OBJECT",
+        "TDMCRAWL_TDMREP_STRING",
+        "TDMCRAWL_TDMREP_VARIANTS",
+        "TDMCRAWL_AI_AGENTS_LOOKALIKES",
+        "TDMCRAWL_ROBOTS_COMMENTS",
+        "TDMCRAWL_AGENTS_FILE",
+        "TDMCRAWL_DEDUP",
+        "TDMCRAWL_WARC_MAX_SIZE",
+    }
+)
 
 
 @click.command("filter")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory: warc/*.warc.gz and audit.sqlite.",
+@out_dir_option("Output directory: warc/*.warc.gz and audit.sqlite (not inside a crawl's).")
+@registry_option(
+    "Authors' opt-out registry (URL rules and registered works): a database, or a "
+    "registry service's https:// address (followed through a replica in --out)."
 )
-@registry_option("Authors' opt-out registry (URL rules and registered works).")
 @click.option(
     "--evidence",
     multiple=True,
@@ -58,6 +90,19 @@ from tdmcrawl.optout.policy import PolicyConfig
     help="Do not read robots.txt rules for AI-training crawlers as a reservation.",
 )
 @click.option(
+    "--robots-redirects-unavailable",
+    is_flag=True,
+    help="Read a robots.txt behind more than five redirects as unavailable (allow all, "
+    "RFC 9309 2.3.1.2) instead of unreachable (complete disallow).",
+)
+@click.option(
+    "--rsl-license",
+    "rsl_licenses",
+    multiple=True,
+    metavar="URL",
+    help="An RSL licence the operator holds (licence, <standard> or server URL; repeatable).",
+)
+@click.option(
     "--max-size",
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_SIZE,
@@ -75,25 +120,32 @@ from tdmcrawl.optout.policy import PolicyConfig
     help="Run the passes on an existing Dask cluster, e.g. tcp://host:8786 "
     "(DIR, inputs and registry at the same paths on every worker).",
 )
+@settings_option
+@sign_key_option
 @json_option
 def filter_warcs(
     inputs: tuple[Path, ...],
     out_dir: Path,
-    registry: Path | None,
+    registry: Path | str | None,
     evidence: tuple[Path, ...],
     require_robots: bool,
     no_near_duplicates: bool,
     token: str | None,
     no_ai_agents: bool,
+    robots_redirects_unavailable: bool,
+    rsl_licenses: tuple[str, ...],
     max_size: int,
     workers: int | None,
     scheduler: str | None,
+    overrides: tuple[str, ...],
+    sign_key: Path | None,
     as_json: bool,
 ) -> None:
     """Copy the records of existing WARC files that no opt-out reserves.
 
-    Reads robots.txt, tdmrep.json and ai.txt captures from the inputs and
-    --evidence, decides every page with the crawl's policy, drops reserved
+    Reads robots.txt, tdmrep.json, ai.txt and RSL licence captures from the
+    inputs and --evidence, decides every page (HTML, text, PDF, EPUB) with the
+    crawl's policy, drops reserved
     pages with their request/metadata records and near-duplicates of reserved
     works, and audits each excluded URL in DIR/audit.sqlite.
 
@@ -105,15 +157,42 @@ def filter_warcs(
         tdmcrawl filter CC-MAIN-*.warc.gz --evidence robotstxt/ --out clean --workers 4
     """
     if workers and scheduler:
-        raise click.UsageError("give --workers or --scheduler, not both")
-    policy = PolicyConfig(token=token or "tdmcrawl", ai_agents=not no_ai_agents)
+        raise UsageError("give --workers or --scheduler, not both")
+    extra = setting_overrides(overrides)
+    ignored = sorted(set(extra) - FILTER_SETTINGS)
+    if ignored and all(name in tds.SETTINGS for name in ignored):
+        raise UsageError(
+            f"-s {ignored[0]} has no effect on filter; it takes "
+            + ", ".join(sorted(FILTER_SETTINGS))
+        )
+    given = {
+        "TDMCRAWL_TOKEN": token,
+        "TDMCRAWL_AI_AGENTS": False if no_ai_agents else None,
+        "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE": True if robots_redirects_unavailable else None,
+        "TDMCRAWL_RSL_LICENSES": list(rsl_licenses) if rsl_licenses else None,
+        "TDMCRAWL_DEDUP": False if no_near_duplicates else None,
+        "TDMCRAWL_WARC_MAX_SIZE": max_size,
+    }
+    # The options, then -s on top, as `crawl` reads them; one validation for both.
+    settings = validated(
+        {
+            "TDMCRAWL_OUT_DIR": str(out_dir),
+            **{name: value for name, value in given.items() if value is not None},
+            **extra,
+        }
+    )
+    if ignored:  # misspelt names were refused above; what is left is Scrapy's
+        raise UsageError(f"-s {ignored[0]} has no effect on filter (it reads no Scrapy setting)")
     options = FilterOptions(
-        policy=policy,
+        policy=tds.policy_config(settings),
         registry=registry,
         require_robots=require_robots,
-        near_duplicates=not no_near_duplicates,
-        max_size=max_size,
+        near_duplicates=tds.getbool(settings, "TDMCRAWL_DEDUP"),
+        max_size=int(tds.get(settings, "TDMCRAWL_WARC_MAX_SIZE")),
+        sign_key=sign_key,
     )
+    if sign_key:
+        load_private_key(sign_key)  # a key that cannot be used stops here, before any work
     try:
         if workers or scheduler:
             client = dask_client(workers=workers, scheduler=scheduler)
@@ -151,4 +230,7 @@ def summary(result: FilterResult) -> str:
     lines = [f"{name:<{width}}  {value:>{number}}" for name, value in rows]
     lines += [f"note: {note}" for note in result.notes]
     lines += [f"wrote {path}" for path in result.files]
+    if result.files:
+        manifest = Path(result.files[0]).parent.parent / "manifest.json"
+        lines.append(f"wrote {manifest}")
     return "\n".join(lines)

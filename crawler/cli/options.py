@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from tdmcrawl.crawler import settings as tds
 from tdmcrawl.crawler.errors import UsageError
 from tdmcrawl.optout.policy import PolicyConfig
 
@@ -53,6 +54,26 @@ def read_seeds(path: Path) -> list[str]:
     return seeds
 
 
+class RegistrySource(click.ParamType):
+    """A registry file (a ``Path``), or the http(s) URL of a registry service (a ``str``)."""
+
+    name = "registry"
+
+    def __init__(self, *, must_exist: bool) -> None:
+        self.path = click.Path(exists=must_exist, dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Path):
+            return value
+        text = str(value)
+        if text.lower().startswith(("http://", "https://")):
+            problem = http_url_problem(text)
+            if problem:
+                self.fail(problem, param, ctx)
+            return text
+        return self.path.convert(text, param, ctx)
+
+
 def registry_option(
     help_text: str,
     *,
@@ -60,17 +81,34 @@ def registry_option(
     required: bool = False,
     envvar: str | None = None,
     dest: str = "registry",
+    remote: bool = True,
 ) -> Callable[[F], F]:
-    """``--registry DB``: the authors' opt-out registry (a SQLite file)."""
+    """``--registry DB|URL``: the authors' opt-out registry, a SQLite file or (with
+    ``remote``) the ``https://`` address of a registry service the command follows."""
+    kind: click.ParamType = (
+        RegistrySource(must_exist=must_exist)
+        if remote
+        else click.Path(exists=must_exist, dir_okay=False, path_type=Path)
+    )
     return click.option(
         "--registry",
         dest,
         required=required,
         envvar=envvar,
-        metavar="DB",
-        type=click.Path(exists=must_exist, dir_okay=False, path_type=Path),
+        metavar="DB|URL" if remote else "DB",
+        type=kind,
         help=help_text,
     )
+
+
+def sign_key_option(func: F) -> F:
+    """``--sign-key KEY``: sign DIR/manifest.json with this Ed25519 key (``tdmcrawl keygen``)."""
+    return click.option(
+        "--sign-key",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="KEY",
+        help="Sign DIR/manifest.json with this Ed25519 private key (tdmcrawl keygen).",
+    )(func)
 
 
 def product_token_option(func: F) -> F:
@@ -156,20 +194,45 @@ def validate_token(ctx: click.Context, param: click.Parameter, value: str | None
 def validate_user_agent(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> str | None:
-    """Click callback: a User-Agent that is not empty and never claims to be Scrapy.
-
-    Sites block or allow "Scrapy" as a crawler of its own; our requests must be
-    judged as tdmcrawl's. Control characters would break the header.
-    """
+    """Click callback: a User-Agent that is not empty and never claims to be Scrapy
+    (the rule is ``settings.user_agent_problem``, applied to ``-s`` values too)."""
     if value is None:
         return None
-    if not value.strip():
-        raise click.BadParameter("the User-Agent must not be empty")
-    if "scrapy" in value.lower():
-        raise click.BadParameter(f"{value!r} mentions Scrapy; name this crawler instead")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or not value.isascii():
-        raise click.BadParameter(f"{value!r}: use printable ASCII only (an HTTP header value)")
+    problem = tds.user_agent_problem(value)
+    if problem:
+        raise click.BadParameter(
+            "the User-Agent must not be empty" if problem == "must not be empty" else problem
+        )
     return value
+
+
+def out_dir_option(help_text: str) -> Callable[[F], F]:
+    """``--out DIR``: never empty (the current directory), never inside another crawl's."""
+    return click.option(
+        "--out",
+        "out_dir",
+        required=True,
+        type=click.Path(file_okay=False),
+        callback=validate_out_dir,
+        help=help_text,
+    )
+
+
+def validate_out_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """Click callback: the rule is ``settings.out_dir_problem``, checked before anything runs."""
+    if value is None:
+        return None
+    problem = tds.out_dir_problem(value)
+    if problem:
+        raise click.BadParameter(problem)
+    return Path(value)
+
+
+def validated(settings: Any) -> Any:
+    """``settings`` once :func:`tdmcrawl.crawler.settings.validate` passed (else a usage error,
+    exit 2, before anything is written or fetched)."""
+    tds.validate(settings)
+    return settings
 
 
 def http_url_problem(url: str) -> str | None:

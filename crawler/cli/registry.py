@@ -6,6 +6,7 @@ Expected errors (bad input, wrong token, duplicate, not a registry) print one
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from tdmcrawl.registry.registration import describe, precheck, register
 from tdmcrawl.registry.store import Registry
 from tdmcrawl.registry.transfer import (
     FORMATS,
+    PROGRESS_EVERY,
+    ImportReport,
     guess_format,
     import_text,
     read_import_source,
@@ -50,6 +53,7 @@ registry_file_option = registry_option(
     required=True,
     envvar="TDMCRAWL_REGISTRY",
     dest="registry_path",
+    remote=False,
 )
 
 
@@ -162,7 +166,7 @@ def list_entries(registry_path: str, kind: str | None, as_json: bool) -> None:
     \b
         tdmcrawl registry list --registry optout.sqlite --json
     """
-    with Registry(registry_path, create=False) as reg:
+    with Registry(registry_path, read_only=True) as reg:
         for entry in reg.entries(kind):
             if as_json:
                 echo_json(entry.to_dict())
@@ -185,7 +189,7 @@ def show(registry_path: str, entry_id: str, as_json: bool) -> None:
     \b
         tdmcrawl registry show --registry optout.sqlite 6f1c...
     """
-    with Registry(registry_path, create=False) as reg:
+    with Registry(registry_path, read_only=True) as reg:
         entry = reg.get(entry_id)
     if as_json:
         echo_json(entry.to_dict())
@@ -265,7 +269,7 @@ def export_entries(registry_path: str, fmt: str, output: str) -> None:
     \b
         tdmcrawl registry export --registry optout.sqlite --format csv -o optout.csv
     """
-    with Registry(registry_path, create=False) as reg:
+    with Registry(registry_path, read_only=True) as reg:
         if output == "-":
             write_export(reg, sys.stdout, fmt)
             return
@@ -298,16 +302,10 @@ def import_entries(registry_path: str, file: str, fmt: str | None, as_json: bool
     """
     text, source = read_import_source(file)
     fmt = fmt or guess_format(file)
-    if not Path(registry_path).exists():
-        # Validate into a scratch registry first, so that a rejected import does
-        # not leave a new, empty registry file behind.
-        with (
-            tempfile.TemporaryDirectory() as scratch,
-            Registry(Path(scratch) / "check.sqlite") as reg,
-        ):
-            import_text(reg, text, fmt, source)
-    with Registry(registry_path) as reg:
-        report = import_text(reg, text, fmt, source)
+    report = _import_new(Path(registry_path), text, fmt, source)
+    if report is None:
+        with Registry(registry_path) as reg:
+            report = import_text(reg, text, fmt, source, progress=_import_progress)
     if as_json:
         echo_json(report.to_dict())
         return
@@ -318,6 +316,36 @@ def import_entries(registry_path: str, file: str, fmt: str | None, as_json: bool
         click.echo(f"new token for {entry_id}: {token}")
     if report.tokens:
         click.echo(TOKEN_ADVICE)
+
+
+def _import_new(target: Path, text: str, fmt: str, source: str) -> ImportReport | None:
+    """Import into a new registry built beside ``target`` and linked into place, so a
+    rejected import leaves no new, empty registry behind (each row checked once).
+    None when ``target`` exists (or appeared meanwhile): import into it instead."""
+    if target.exists():
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tdmcrawl-import-") as scratch:
+        built = Path(scratch) / target.name
+        with Registry(built) as reg:
+            report = import_text(reg, text, fmt, source, progress=_import_progress)
+        try:
+            os.link(built, target)  # never replaces a registry created meanwhile
+        except FileExistsError:
+            return None
+        except OSError as exc:
+            raise click.ClickException(f"cannot create {target}: {exc.strerror or exc}") from None
+    return report
+
+
+def _import_progress(done: int, total: int, step: str) -> None:
+    # On stderr, so --json output stays one object; only for imports large enough to wait for.
+    if total < PROGRESS_EVERY:
+        return
+    if step == "checked":
+        click.echo(f"import: checked {done} of {total} rows", err=True)
+    else:
+        click.echo(f"import: wrote {done} new entries", err=True)
 
 
 @registry.command()
@@ -343,3 +371,119 @@ def reindex(registry_path: str, stale: bool, as_json: bool) -> None:
             f"Fingerprinted {report.fingerprinted} of {report.parts} work files "
             f"with {report.config_identity} ({report.too_short} too short)"
         )
+
+
+@registry.command()
+@registry_file_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--keep-texts",
+    is_flag=True,
+    help="Keep the texts of uploaded works (needed for `registry reindex`); by default "
+    "only fingerprints and file digests are kept. The form tells authors which.",
+)
+@click.option(
+    "--max-file-mb",
+    type=click.IntRange(1, 200),
+    default=20,
+    show_default=True,
+    help="Largest work file accepted (MiB).",
+)
+@click.option(
+    "--max-files",
+    type=click.IntRange(1, 200),
+    default=20,
+    show_default=True,
+    help="Most files in one work.",
+)
+@click.option(
+    "--writes-per-minute",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Registrations, changes and removals per client address (0: no limit).",
+)
+@click.option(
+    "--reads-per-minute",
+    type=click.IntRange(min=0),
+    default=600,
+    show_default=True,
+    help="Other requests (pages, feed) per client address (0: no limit).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    metavar="IPS",
+    help="Behind a reverse proxy: its address(es), whose X-Forwarded-For/-Proto are "
+    "trusted for the client address (rate limits) and the scheme.",
+)
+@click.option(
+    "--behind-tls",
+    is_flag=True,
+    help="Served over https (by the proxy): cookies only over https, HSTS sent.",
+)
+@click.option(
+    "--verify-private",
+    is_flag=True,
+    help="Let ownership checks fetch from private and loopback addresses (tests, intranets).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+def serve(
+    registry_path: str,
+    host: str,
+    port: int,
+    keep_texts: bool,
+    max_file_mb: int,
+    max_files: int,
+    writes_per_minute: int,
+    reads_per_minute: int,
+    forwarded_allow_ips: str | None,
+    behind_tls: bool,
+    verify_private: bool,
+    log_level: str,
+) -> None:
+    """Serve the registry to authors (a form in Kazakh, Russian and English, a JSON
+    API) and to crawlers (the feed at /api/v1/feed; OpenAPI at /openapi.json).
+
+    Listens on 127.0.0.1 by default: put a reverse proxy with TLS in front of it
+    (docs/registry.md). Creates the registry file if it does not exist.
+
+    Example:
+
+    \b
+        tdmcrawl registry serve --registry optout.sqlite --host 127.0.0.1 --port 8080
+    """
+    import uvicorn
+
+    from tdmcrawl.registry.service import ServiceConfig, create_app
+
+    config = ServiceConfig(
+        registry=Path(registry_path),
+        keep_texts=keep_texts,
+        max_file_bytes=max_file_mb * 1024 * 1024,
+        max_files=max_files,
+        writes_per_minute=writes_per_minute,
+        reads_per_minute=reads_per_minute,
+        verify_private=verify_private,
+        secure_cookies=behind_tls,
+    )
+    app = create_app(config)
+    click.echo(
+        f"Serving {registry_path} on http://{host}:{port}/ "
+        f"({'keeping texts' if keep_texts else 'fingerprints only'}); Ctrl-C stops",
+        err=True,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or "",
+        server_header=False,
+    )

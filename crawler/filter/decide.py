@@ -9,22 +9,37 @@ with every record tied to it (the most restrictive reading).
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from pathlib import Path
-from typing import Any
 
 from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter.neardup import NearDuplicates
 from tdmcrawl.crawler.filter.options import FilterOptions, FilterResult, Warn
 from tdmcrawl.crawler.filter.origins import missing_robots
-from tdmcrawl.crawler.filter.read import ReadRecord, RecordEntry, http_pairs, read_body
+from tdmcrawl.crawler.filter.read import (
+    MAX_BODY,
+    ReadRecord,
+    RecordEntry,
+    http_pairs,
+    read_body,
+)
+from tdmcrawl.crawler.registry_follow import REPLICA_NAME, FollowedRegistry, is_remote
 from tdmcrawl.optout.decision import Decision
+from tdmcrawl.optout.fetched import FetchResult
 from tdmcrawl.optout.origins import origin_file_at, origin_key
 from tdmcrawl.optout.policy import OriginSignals, ResponseSignals, evaluate
-from tdmcrawl.registry import RegistryReader
 from tdmcrawl.registry.errors import RegistryError
 
-TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+TEXT_TYPES = (
+    "text/html",
+    "application/xhtml+xml",
+    "text/plain",
+    "application/pdf",
+    "application/epub+zip",
+)
+# PDF and EPUB records are read further than pages: their XMP or package metadata
+# may sit at the end, and a truncated file gives no text.
+DOCUMENT_BODY = 32 * 1024 * 1024
 _DECIDED = ("response", "resource", "revisit")
 
 
@@ -38,17 +53,24 @@ class Decider:
         result: FilterResult,
         warn: Warn,
         scratch: Path,
+        licences: Mapping[str, FetchResult] | None = None,
         *,
         near: NearDuplicates | None = None,
     ) -> None:
         self.origins = origins
+        self.licences = dict(licences or {})
         self.options = options
         self.result = result
         self.warn = warn
         self.no_robots: dict[str, OriginSignals] = {}
         self.excluded_urls: dict[str, Decision] = {}
+        # The record that decided each excluded URL: the input WARC holds its evidence.
+        self.excluded_entries: dict[str, RecordEntry] = {}
         self.excluded_ids: set[str] = set()
-        self.registry = _open_registry(options.registry) if options.registry else None
+        self.follow = (
+            open_registry(options.registry, scratch.parent, warn) if options.registry else None
+        )
+        self.registry = self.follow.reader if self.follow is not None else None
         # On a Dask worker, ``near`` only collects fingerprints (crawler/filter/parallel.py).
         if near is None and options.near_duplicates:
             near = NearDuplicates.open(scratch, self.registry, result)
@@ -59,7 +81,8 @@ class Decider:
         if key in self.origins:
             return self.origins[key]
         if key not in self.no_robots:
-            self.no_robots[key] = missing_robots(key, self.options.require_robots)
+            signals = missing_robots(key, self.options)
+            self.no_robots[key] = signals.with_licenses(self.licences)
         return self.no_robots[key]
 
     def decide(self, path: Path, read: ReadRecord) -> None:
@@ -73,9 +96,11 @@ class Decider:
         ):
             return  # dns:, metadata:// and other non-web records carry no opt-out: copied
         self.result.pages_in += 1
+        entry.path = str(path.resolve())
         body: bytes | None = b""
+        limit = DOCUMENT_BODY if _is_document(read) else MAX_BODY
         if not read.bad and (read.http is not None or entry.rtype == "resource"):
-            body = read_body(read)
+            body = read_body(read, limit + 1)  # one byte more tells a cut body
         if read.bad or body is None:
             self.warn(
                 f"{path}: {entry.rtype} record of {entry.uri}: {read.bad}: "
@@ -84,11 +109,15 @@ class Decider:
             self.result.bad_records += 1
             self.exclude_record(entry)
             return
+        cut = len(body) > limit
+        body = body[:limit] if cut else body
         response: ResponseSignals | None = None
         if read.http is not None:
-            response = ResponseSignals(int(read.http.get_statuscode()), http_pairs(read.http), body)
+            status, headers = int(read.http.get_statuscode()), http_pairs(read.http)
+            response = ResponseSignals(status, headers, body, truncated=cut)
         elif entry.rtype == "resource":
-            response = ResponseSignals(200, (), body, content_type=read.content_type or None)
+            type_ = read.content_type or None
+            response = ResponseSignals(200, (), body, content_type=type_, truncated=cut)
         decision = evaluate(entry.uri, self.origin(entry.uri), response, self.options.policy)
         if self.registry is not None:
             match = self.registry.match_url(entry.uri)
@@ -111,6 +140,7 @@ class Decider:
     def exclude(self, entry: RecordEntry, decision: Decision) -> None:
         self.exclude_record(entry)
         self.excluded_urls.setdefault(entry.uri, decision)
+        self.excluded_entries.setdefault(entry.uri, entry)
 
     def exclude_record(self, entry: RecordEntry) -> None:
         """Drop this record and the records tied to it (no audit row: nothing was decided)."""
@@ -141,6 +171,17 @@ def drops(entry: RecordEntry, excluded_urls: Container[str], excluded_ids: Conta
     )
 
 
+def _is_document(read: ReadRecord) -> bool:
+    kind = read.http.get_header("Content-Type") if read.http is not None else read.content_type
+    media = (kind or "").split(";", 1)[0].strip().lower()
+    return media in ("application/pdf", "application/epub+zip") or entry_is_document(read)
+
+
+def entry_is_document(read: ReadRecord) -> bool:
+    path = read.entry.uri.split("?", 1)[0].lower()
+    return path.endswith((".pdf", ".epub"))
+
+
 def _is_text_page(response: ResponseSignals) -> bool:
     if not 200 <= response.status < 300 or not response.body:
         return False
@@ -150,8 +191,11 @@ def _is_text_page(response: ResponseSignals) -> bool:
     return content_type.split(";", 1)[0].strip().lower() in TEXT_TYPES
 
 
-def _open_registry(path: Path) -> Any:
+def open_registry(source: Path | str, out_dir: Path, warn: Warn) -> FollowedRegistry:
+    """The registry file, or the replica of a registry service kept in the output
+    directory (synced now; an unreachable service with no replica stops the run)."""
+    replica = out_dir / REPLICA_NAME if is_remote(source) else None
     try:
-        return RegistryReader(path)
+        return FollowedRegistry(source, replica=replica, warn=warn)
     except RegistryError as exc:
-        raise FilterError(f"registry {path}: {exc}") from exc
+        raise FilterError(f"registry {source}: {exc}") from exc

@@ -18,7 +18,13 @@ from tdmcrawl.crawler.filter.read import RecordEntry
 
 # The crawl's index and reason wording: `tdmcrawl audit` reads both runs alike.
 from tdmcrawl.crawler.reserved import CRAWL_PREFIX, ReservedWorks, match_reasons
-from tdmcrawl.dedup import Fingerprint, extract_main_text, fingerprint
+from tdmcrawl.dedup import (
+    Fingerprint,
+    document_kind,
+    document_text,
+    extract_main_text,
+    fingerprint,
+)
 from tdmcrawl.optout.decision import Decision
 
 Exclude = Callable[[RecordEntry, Decision], None]
@@ -45,7 +51,9 @@ class NearDuplicates:
         return cls(index, scratch)
 
     def _fingerprint(self, url: str, body: bytes) -> Any:
-        return fingerprint(extract_main_text(body, url), self.index.config)
+        kind = document_kind(None, body, url)
+        text = document_text(body, kind) if kind else extract_main_text(body, url)
+        return fingerprint(text, self.index.config)
 
     def reserve(self, url: str, body: bytes) -> None:
         """Add a reserved page's text to the index."""

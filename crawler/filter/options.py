@@ -20,12 +20,13 @@ class FilterOptions:
     excluded as ``robots-unreachable`` instead of read as "no robots signal"."""
 
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    registry: Path | None = None
+    registry: Path | str | None = None  # a file, or a registry service's URL
     require_robots: bool = False
     near_duplicates: bool = True
     prefix: str = "tdmcrawl-filter"
     max_size: int = DEFAULT_MAX_SIZE
     crawl_id: str | None = None
+    sign_key: Path | None = None  # Ed25519 private key signing out/manifest.json
 
     def settings(self) -> dict[str, Any]:
         """The settings as the audit's ``crawls`` row and the output's warcinfo record them."""

@@ -5,6 +5,12 @@ the inputs and the evidence WARCs (Common Crawl's robotstxt segments, a
 crawl's ``DIR/evidence/``) become one :class:`~optout.policy.OriginSignals`
 per scheme+host+port, as the crawl would have fetched them: the latest
 capture of a file wins and redirects are followed through the captures.
+A capture is read up to the crawl's origin-file size limit; a longer one is
+marked ``truncated``, which never grants more than the whole file would.
+
+RSL licence documents (served as ``application/rsl+xml``, or an ``.xml`` file
+in the RSL namespace) are collected by URL, whatever their origin: a page or a
+robots.txt that names one finds it by its URL (:func:`collect_origin_files`).
 """
 
 from __future__ import annotations
@@ -12,12 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urljoin
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from tdmcrawl.crawler.filter.options import FilterOptions, Warn
 from tdmcrawl.crawler.filter.read import ReadRecord, http_pairs, iter_records, read_body
 from tdmcrawl.optout.fetched import MAX_REDIRECTS, FetchResult
-from tdmcrawl.optout.origins import ROBOTS_TXT, origin_file_at, origin_key
+from tdmcrawl.optout.origins import (
+    ORIGIN_FILE_MAX_BYTES,
+    ROBOTS_TXT,
+    origin_file_at,
+    origin_key,
+)
 from tdmcrawl.optout.policy import OriginSignals
 
 # URL -> (WARC-Date without its Z, the capture as a fetch)
@@ -25,14 +37,14 @@ Captures = dict[str, tuple[str, FetchResult]]
 
 NO_ROBOTS_WARNING = "robots.txt of this origin is not in the inputs: no robots.txt signal read"
 NO_ROBOTS_CAPTURE = "no robots.txt capture in the inputs"
-_MAX_ORIGIN_FILE = 1024 * 1024
+_RSL_NS = b"rslstandard.org/rsl"
 
 
-def missing_robots(key: str, require_robots: bool) -> OriginSignals:
+def missing_robots(key: str, options: FilterOptions) -> OriginSignals:
     """The signals of an origin with no robots.txt capture (and no other origin file)."""
-    if require_robots:
+    if options.require_robots:
         missing = FetchResult(f"{key}/robots.txt", None, error=NO_ROBOTS_CAPTURE)
-        return OriginSignals.from_fetches(robots=missing)
+        return OriginSignals.from_fetches(robots=missing, config=options.policy)
     return OriginSignals(warnings=(NO_ROBOTS_WARNING,))
 
 
@@ -44,6 +56,14 @@ def collect_origins(
     Damage in ``inputs`` is reported once, by the decision pass; here only
     that of the ``evidence`` files.
     """
+    return collect_origin_files(inputs, evidence, warn, options)[0]
+
+
+def collect_origin_files(
+    inputs: Iterable[Path], evidence: Iterable[Path], warn: Warn, options: FilterOptions
+) -> tuple[dict[str, OriginSignals], dict[str, FetchResult]]:
+    """:func:`collect_origins`, and the RSL licence captures by URL (every origin's
+    signals carry them all, so a licence named anywhere is found)."""
     captures: Captures = {}
     quiet: Warn = lambda message: None  # noqa: E731
     for path, report in [(p, quiet) for p in inputs] + [(p, warn) for p in evidence]:
@@ -51,9 +71,17 @@ def collect_origins(
     return origins_from_captures(captures, options)
 
 
-def origins_from_captures(captures: Captures, options: FilterOptions) -> dict[str, OriginSignals]:
-    """The origins' signals from the latest capture of each origin file (and redirect)."""
-    files: dict[str, dict[str, FetchResult]] = {}
+def origins_from_captures(
+    captures: Captures, options: FilterOptions
+) -> tuple[dict[str, OriginSignals], dict[str, FetchResult]]:
+    """The origins' signals and the licences from the latest capture of each origin file,
+    licence and redirect (:func:`collect_origin_files` once the captures are read)."""
+    licences = {}
+    for url, (_, result) in captures.items():
+        followed = _follow(result, captures)
+        if _is_licence_capture(followed):
+            licences[url] = followed
+    files: dict[str, dict[str, Any]] = {}
     for url, (_, result) in captures.items():
         origin_file = origin_file_at(url)
         key = origin_key(url)
@@ -69,28 +97,46 @@ def origins_from_captures(captures: Captures, options: FilterOptions) -> dict[st
             fetched[ROBOTS_TXT.signal] = FetchResult(
                 key + ROBOTS_TXT.path, None, error=NO_ROBOTS_CAPTURE
             )
-        signals = OriginSignals.from_fetches(**fetched)
+        signals = OriginSignals.from_fetches(**fetched, rsl=licences, config=options.policy)
         if signals.robots is None:
             signals = replace(signals, warnings=(*signals.warnings, NO_ROBOTS_WARNING))
         origins[key] = signals
-    return origins
+    return origins, licences
+
+
+def _is_licence_capture(result: FetchResult) -> bool:
+    kind = (result.header("content-type") or "").lower()
+    if "rsl+xml" in kind:
+        return True
+    body = result.body or b""
+    return urlsplit(result.url).path.lower().endswith(".xml") and _RSL_NS in body[:4096]
 
 
 def file_captures(path: Path, warn: Warn) -> Captures:
-    """URL -> (WARC-Date, fetch) of the latest readable capture of every origin file in
-    ``path``, and of every redirect (so a robots.txt redirect can be followed to its target)."""
+    """URL -> (WARC-Date, fetch) of the latest readable capture in ``path`` of every origin
+    file, possible licence and redirect (so a robots.txt redirect can be followed)."""
     captures: Captures = {}
     for read in iter_records(path, warn):
         entry = read.entry
         if entry.rtype != "response" or read.http is None or read.bad:
             continue
-        if origin_file_at(entry.uri) is None and not _is_redirect(read):
+        if (
+            origin_file_at(entry.uri) is None
+            and not _is_redirect(read)
+            and not _may_be_licence(read)
+        ):
             continue
-        body = read_body(read, _MAX_ORIGIN_FILE)
-        if read.bad:
+        body = read_body(read, ORIGIN_FILE_MAX_BYTES + 1)
+        if read.bad or body is None:
             continue  # an unreadable capture is no capture
+        truncated = len(body) > ORIGIN_FILE_MAX_BYTES
         result = FetchResult(
-            entry.uri, int(read.http.get_statuscode()), body, http_pairs(read.http)
+            entry.uri,
+            int(read.http.get_statuscode()),
+            body[:ORIGIN_FILE_MAX_BYTES],
+            http_pairs(read.http),
+            error=f"larger than {ORIGIN_FILE_MAX_BYTES} bytes" if truncated else None,
+            truncated=truncated,
         )
         # "...00Z" against "...00.5Z": without the Z, ISO dates compare as strings.
         merge_captures(captures, {entry.uri: (read.date.strip().rstrip("Zz"), result)})
@@ -104,6 +150,11 @@ def merge_captures(captures: Captures, more: Captures) -> None:
         previous = captures.get(url)
         if previous is None or date >= previous[0]:
             captures[url] = (date, result)
+
+
+def _may_be_licence(read: ReadRecord) -> bool:
+    kind = (read.http.get_header("Content-Type") or "").lower() if read.http is not None else ""
+    return "rsl+xml" in kind or urlsplit(read.entry.uri).path.lower().endswith(".xml")
 
 
 def _is_3xx(status: int | None) -> bool:
@@ -129,8 +180,16 @@ def _follow(result: FetchResult, captures: Captures) -> FetchResult:
             break
         hops += 1
         current = target[1]
-    if current is result:
+    if hops == 0:
         return result
+    # (A two-capture loop ends on the first capture again: count the hops, not identity.)
     return FetchResult(
-        result.url, current.status, current.body, current.headers, current.error, hops, current.url
+        result.url,
+        current.status,
+        current.body,
+        current.headers,
+        current.error,
+        hops,
+        current.url,
+        current.truncated,
     )

@@ -5,20 +5,25 @@ once per input file runs as one Dask task per file, and the client joins
 what must be whole:
 
 1. **Origin files.** One task per input and evidence file reads its
-   captures; the client merges them in input order (the latest capture wins,
-   as in one pass) and sends the origins' signals to every worker once.
-2. **Decisions.** One task per input decides its records (the same
+   captures (origin files, RSL licences, redirects); the client merges them
+   in input order (the latest capture wins, as in one pass) and sends the
+   origins' signals and the licences to every worker once.
+2. **Decisions.** The client opens the registry once (a registry service is
+   synced into ``DIR/registry-replica.sqlite`` and its state audited); the
+   workers read that file. One task per input decides its records (the same
    ``Decider``), spools its kept pages' fingerprints to a scratch file and
    returns its reserved pages' fingerprints. The client joins the excluded
-   URLs in input order (the first decision of a URL is the one audited) and
-   the reserved-works index's entries (the registry's works, then the
-   reserved pages in input order).
+   URLs in input order (the first decision of a URL is the one audited, with
+   the input record that is its evidence) and the reserved-works index's
+   entries (the registry's works, then the reserved pages in input order).
 3. **Near-duplicates.** One task per input checks its spooled fingerprints
    against that complete index, built once per worker.
 4. **Copy.** One task per input copies its kept records, byte for byte, to
    ``DIR/warc/{prefix}-{NNNNN}-...`` (NNNNN: the input's place in the list)
    and writes an audit shard; the client merges the shards into
    ``DIR/audit.sqlite`` after its exclusion rows.
+5. **Manifest.** The client writes one ``DIR/manifest.json`` for the merged
+   result (signed with ``--sign-key``), as the single process does.
 
 The records written, and the audit rows, are the single process's, record
 for record; only the files they are in differ (one set per input, so that
@@ -42,7 +47,7 @@ from tdmcrawl.crawler.audit.db import AuditLog
 from tdmcrawl.crawler.audit.merge import merge
 from tdmcrawl.crawler.errors import ConfigError, FilterError
 from tdmcrawl.crawler.filter.copy import copy_kept, open_writer
-from tdmcrawl.crawler.filter.decide import Decider, drops
+from tdmcrawl.crawler.filter.decide import Decider, drops, open_registry
 from tdmcrawl.crawler.filter.neardup import NearDuplicates
 from tdmcrawl.crawler.filter.options import FilterOptions, FilterResult, Warn
 from tdmcrawl.crawler.filter.origins import (
@@ -51,13 +56,19 @@ from tdmcrawl.crawler.filter.origins import (
     merge_captures,
     origins_from_captures,
 )
-from tdmcrawl.crawler.filter.pipeline import audit_exclusions, decide_file, input_files
+from tdmcrawl.crawler.filter.pipeline import (
+    audit_exclusions,
+    decide_file,
+    finish_filter,
+    input_files,
+)
 from tdmcrawl.crawler.filter.read import RecordEntry
-from tdmcrawl.crawler.provenance import versions
+from tdmcrawl.crawler.provenance import registry_state, versions
 from tdmcrawl.crawler.reserved import ReservedWorks
 from tdmcrawl.crawler.settings import dedup_config
 from tdmcrawl.dedup import Fingerprint
 from tdmcrawl.optout.decision import Decision
+from tdmcrawl.optout.fetched import FetchResult
 from tdmcrawl.registry import RegistryReader
 
 logger = logging.getLogger(__name__)
@@ -113,11 +124,20 @@ class PartDecisions:
 
     entries: list[RecordEntry]
     excluded_urls: dict[str, Decision]
+    excluded_entries: dict[str, RecordEntry]  # the record each excluded URL was decided by
     excluded_ids: set[str]
     reserved: list[tuple[str, bytes]]  # (index key, fingerprint) of its reserved pages
     kept: list[tuple[RecordEntry, int, int]]  # spooled fingerprints (entry, offset, size)
     counts: FilterResult
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A value sent to every worker in one piece (Dask scatters a list or a dict item by
+    item, and refuses an empty one)."""
+
+    value: Any
 
 
 @dataclass
@@ -172,15 +192,24 @@ def read_captures(path: Path, report: bool) -> tuple[Captures, list[str]]:
 
 
 def decide_part(
-    path: Path, scratch: Path, *, origins: dict[str, Any], options: FilterOptions
+    path: Path,
+    scratch: Path,
+    *,
+    signals: Whole,
+    options: FilterOptions,
 ) -> PartDecisions:
-    """Pass 2 over one input file (fingerprints spooled under ``scratch``)."""
+    """Pass 2 over one input file (fingerprints spooled under ``scratch``); ``options``
+    name the registry as a file (the client's replica of a registry service);
+    ``signals``: the origins' signals and the RSL licences, by URL."""
+    origins: dict[str, Any]
+    licences: dict[str, FetchResult]
+    origins, licences = signals.value
     scratch.mkdir(parents=True, exist_ok=True)
     counts = FilterResult()
     warnings: list[str] = []
     collector = _Collector()
     near = NearDuplicates(collector, scratch) if options.near_duplicates else None
-    decider = Decider(origins, options, counts, warnings.append, scratch, near=near)
+    decider = Decider(origins, options, counts, warnings.append, scratch, licences, near=near)
     try:
         entries = decide_file(path, decider, counts, warnings.append)
     finally:
@@ -188,6 +217,7 @@ def decide_part(
     return PartDecisions(
         entries=entries,
         excluded_urls=decider.excluded_urls,
+        excluded_entries=decider.excluded_entries,
         excluded_ids=decider.excluded_ids,
         reserved=collector.items,
         kept=near.kept if near is not None else [],
@@ -235,17 +265,17 @@ def release_part(
     *,
     token: str,
     registry: Path | None,
-    reserved: list[tuple[str, bytes]],
-) -> list[tuple[str, str, tuple[str, ...], Decision]]:
-    """Pass 3 over one input's kept pages: (url, record id, links, decision) to drop."""
+    reserved: Whole,
+) -> list[tuple[RecordEntry, Decision]]:
+    """Pass 3 over one input's kept pages: the (entry, decision) of those to drop."""
     if not part.kept:
         return []
-    index = _index(token, registry, reserved)
+    index = _index(token, registry, reserved.value)
     near = NearDuplicates(index, scratch, reopen=True)
     near.kept = part.kept
-    found: list[tuple[str, str, tuple[str, ...], Decision]] = []
+    found: list[tuple[RecordEntry, Decision]] = []
     try:
-        near.release(lambda e, d: found.append((e.uri, e.record_id, e.links, d)))
+        near.release(lambda e, d: found.append((e, d)))
     finally:
         near.close(index=False)  # the index is this worker's, kept for its next part
     return found
@@ -284,7 +314,10 @@ def copy_part(
     audit = AuditLog.open(shard)
     try:
         audit.start_crawl(
-            settings=options.settings(), versions=versions(), seeds=[], crawl_id=crawl_id
+            settings=options.settings(),
+            versions=versions(options.policy.agent_list),
+            seeds=[],
+            crawl_id=crawl_id,
         )
         copy_kept([path], [part.entries], drops_, writer, audit, counts)
     finally:
@@ -306,15 +339,13 @@ def filter_on_dask(
     warn: Warn | None = None,
 ) -> FilterResult:
     """:func:`crawler.filter.filter_warc_files` with the per-file work on ``client``'s
-    cluster; the same records and audit rows (see the module docstring)."""
+    cluster; the same records, audit rows and manifest (see the module docstring)."""
     options = options or FilterOptions()
     warn = warn or (lambda message: None)
     out = Path(out_dir).resolve()
-    input_paths, evidence_paths = input_files(inputs, evidence)
-    input_paths = [p.resolve() for p in input_paths]
+    given, evidence_paths = input_files(inputs, evidence)
+    input_paths = [p.resolve() for p in given]
     evidence_paths = [p.resolve() for p in evidence_paths]
-    if options.registry is not None:
-        options = replace(options, registry=options.registry.resolve())
     result = FilterResult()
 
     # 1. origin files: every file read once, merged in input order (inputs, then evidence).
@@ -327,7 +358,7 @@ def filter_on_dask(
         for message in warnings:
             warn(message)
         merge_captures(captures, file_captures_)
-    origins = origins_from_captures(captures, options)
+    origins, licences = origins_from_captures(captures, options)
     del captures
     result.origins = len(origins)
 
@@ -335,21 +366,39 @@ def filter_on_dask(
     audit = AuditLog.open(out)
     result.crawl_id = audit.start_crawl(
         settings=options.settings(),
-        versions=versions(),
-        seeds=[str(p) for p in input_paths],
+        versions=versions(options.policy.agent_list),
+        seeds=[str(p) for p in given],
         crawl_id=options.crawl_id,
     )
     parts_dir = Path(tempfile.mkdtemp(prefix=PARTS_DIR + "-", dir=out))
     scratches = [parts_dir / f"{i:05d}" for i in range(len(input_paths))]
+    registry: dict[str, Any] | None = None
+    follow = None
     try:
-        if options.near_duplicates and options.registry is not None:
-            result.notes += client.submit(registry_notes, options.registry, pure=False).result()
+        # The registry, opened (and a service synced) once; the workers read its file.
+        # (DIR as given: the replica's path is audited as the single process audits it.)
+        follow = open_registry(options.registry, Path(out_dir), warn) if options.registry else None
+        worker_options = options
+        if follow is not None:
+            registry = registry_state(follow)
+            audit.record_registry_state(**follow.state().to_dict())
+            worker_options = replace(options, registry=Path(follow.reader.path).resolve())
+        registry_file = worker_options.registry
+        assert registry_file is None or isinstance(registry_file, Path)
+        if options.near_duplicates and registry_file is not None:
+            result.notes += client.submit(registry_notes, registry_file, pure=False).result()
         # 2. decisions, per file; the parts stay on the workers, their summaries come here.
-        origins_f = client.scatter(origins, broadcast=True, hash=False)
+        signals_f = client.scatter(Whole((origins, licences)), broadcast=True, hash=False)
         parts = client.map(
-            decide_part, input_paths, scratches, origins=origins_f, options=options, pure=False
+            decide_part,
+            input_paths,
+            scratches,
+            signals=signals_f,
+            options=worker_options,
+            pure=False,
         )
         excluded_urls: dict[str, Decision] = {}
+        excluded_entries: dict[str, RecordEntry] = {}
         excluded_ids: set[str] = set()
         reserved: list[tuple[str, bytes]] = []
         seen_keys: set[str] = set()
@@ -360,6 +409,8 @@ def filter_on_dask(
                 setattr(result, name, getattr(result, name) + getattr(part.counts, name))
             for url, decision in part.excluded_urls.items():
                 excluded_urls.setdefault(url, decision)
+            for url, entry in part.excluded_entries.items():
+                excluded_entries.setdefault(url, entry)
             excluded_ids |= part.excluded_ids
             for key, data in part.reserved:
                 if key not in seen_keys:
@@ -368,22 +419,29 @@ def filter_on_dask(
         # 3. near-duplicates against the complete index (registry works, reserved pages).
         if options.near_duplicates:
             token = f"{result.crawl_id}-{parts_dir.name}"
-            reserved_f = client.scatter(reserved, broadcast=True, hash=False)
+            reserved_f = client.scatter(Whole(reserved), broadcast=True, hash=False)
             found = client.map(
                 release_part,
                 parts,
                 scratches,
                 token=token,
-                registry=options.registry,
+                registry=registry_file,
                 reserved=reserved_f,
                 pure=False,
             )
             for drops_found in client.gather(found):
-                for url, record_id, links, decision in drops_found:
-                    excluded_urls.setdefault(url, decision)
-                    excluded_ids.add(record_id)
-                    excluded_ids.update(links)
-        audit_exclusions(audit, excluded_urls, result)
+                for entry, decision in drops_found:
+                    excluded_urls.setdefault(entry.uri, decision)
+                    excluded_entries.setdefault(entry.uri, entry)
+                    excluded_ids.add(entry.record_id)
+                    excluded_ids.update(entry.links)
+        audit_exclusions(
+            audit,
+            excluded_urls,
+            excluded_entries,
+            follow.reader if follow is not None else None,
+            result,
+        )
         audit.flush()
         # 4. the copy, per file, each with its audit shard; the shards merged in input order.
         drops_f = client.scatter(
@@ -409,7 +467,11 @@ def filter_on_dask(
             result.pages_kept += copied.pages_kept
         merge(out, shards)
     finally:
+        if follow is not None:
+            follow.close()
         audit.finish_crawl(result.crawl_id, result.to_dict())
         audit.close()
         shutil.rmtree(parts_dir, ignore_errors=True)
+    # 5. one manifest for the merged result.
+    finish_filter(out, options, result, registry)
     return result

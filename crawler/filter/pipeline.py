@@ -21,20 +21,22 @@ Records are read by :mod:`crawler.filter_read`. See docs/filter.md.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from tdmcrawl.crawler.audit.db import AuditLog
+from tdmcrawl.crawler.audit.entries import EntryRecorder
 from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter.copy import copy_kept, open_writer
 from tdmcrawl.crawler.filter.decide import Decider
 from tdmcrawl.crawler.filter.options import FilterOptions, FilterResult, Warn
-from tdmcrawl.crawler.filter.origins import (
-    collect_origins,
-)
+from tdmcrawl.crawler.filter.origins import collect_origin_files
 from tdmcrawl.crawler.filter.read import RecordEntry, expand_paths, iter_records, member_complete
-from tdmcrawl.crawler.provenance import versions
+from tdmcrawl.crawler.manifest import finish_corpus
+from tdmcrawl.crawler.provenance import policy_statement, registry_state, versions
+from tdmcrawl.crawler.settings import dedup_config
+from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.optout.decision import Decision
 
 
@@ -58,24 +60,30 @@ def filter_warc_files(
     out = Path(out_dir)
     inputs, evidence_files = input_files(inputs, evidence)
     result = FilterResult()
-    origins = collect_origins(inputs, evidence_files, warn, options)
+    origins, licences = collect_origin_files(inputs, evidence_files, warn, options)
     result.origins = len(origins)
     out.mkdir(parents=True, exist_ok=True)
     audit = AuditLog.open(out)
     result.crawl_id = audit.start_crawl(
         settings=options.settings(),
-        versions=versions(),
+        versions=versions(options.policy.agent_list),
         seeds=[str(p) for p in inputs],
         crawl_id=options.crawl_id,
     )
     writer = open_writer(out / "warc", options, inputs, result.crawl_id)
+    registry: dict[str, Any] | None = None
     try:
         with tempfile.TemporaryDirectory(prefix=".filter-", dir=out) as scratch:
-            decider = Decider(origins, options, result, warn, Path(scratch))
+            decider = Decider(origins, options, result, warn, Path(scratch), licences)
             try:
+                registry = registry_state(decider.follow)
+                if decider.follow is not None:
+                    audit.record_registry_state(**decider.follow.state().to_dict())
                 entries = _decide_all(inputs, decider, result, warn)
                 decider.release_near_duplicates()
-                audit_exclusions(audit, decider.excluded_urls, result)
+                audit_exclusions(
+                    audit, decider.excluded_urls, decider.excluded_entries, decider.registry, result
+                )
                 copy_kept(inputs, entries, decider, writer, audit, result)
             finally:
                 decider.close()
@@ -83,6 +91,7 @@ def filter_warc_files(
         result.files = [str(p) for p in writer.close()]
         audit.finish_crawl(result.crawl_id, result.to_dict())
         audit.close()
+    finish_filter(out, options, result, registry)
     return result
 
 
@@ -98,6 +107,35 @@ def input_files(
         if not path.is_file():
             raise FilterError(f"{path}: no such file")
     return input_paths, evidence_paths
+
+
+def finish_filter(
+    out: Path, options: FilterOptions, result: FilterResult, registry: dict[str, Any] | None
+) -> None:
+    """``out/manifest.json`` of a finished filter run (signed with ``options.sign_key``)."""
+    finish_corpus(
+        out,
+        kind="filter",
+        crawl_id=result.crawl_id,
+        policy=policy_statement(
+            options.policy,
+            registry=options.registry is not None,
+            **{
+                "require-robots": options.require_robots,
+                "near-duplicates": options.near_duplicates,
+            },
+        ),
+        dedup=filter_dedup(options),
+        registry=registry,
+        sign_key=load_private_key(options.sign_key) if options.sign_key else None,
+    )
+
+
+def filter_dedup(options: FilterOptions) -> dict[str, Any] | None:
+    if not options.near_duplicates:
+        return None
+    config = dedup_config()
+    return {"identity": config.identity, **config.to_dict()}
 
 
 def _decide_all(
@@ -125,11 +163,29 @@ def decide_file(
     return kept
 
 
-def audit_exclusions(audit: Any, excluded_urls: dict[str, Decision], result: FilterResult) -> None:
-    """One audit row per excluded URL (its first decision), counted by decisive reason."""
-    for decision in excluded_urls.values():
+def audit_exclusions(
+    audit: Any,
+    excluded_urls: Mapping[str, Decision],
+    excluded_entries: Mapping[str, RecordEntry],
+    registry: Any,
+    result: FilterResult,
+) -> None:
+    """One audit row per excluded URL (its first decision), counted by decisive reason,
+    with the registry entries behind registry exclusions."""
+    entries = EntryRecorder(audit, registry) if registry is not None else None
+    for url, decision in excluded_urls.items():
         result.excluded[decision.reasons[0].code.value] += 1
-        audit.record_exclusion(decision, stage=audit_stage(decision))
+        # The input record that was decided is the evidence: its headers and body are there.
+        source = excluded_entries.get(url)
+        audit.record_exclusion(
+            decision,
+            stage=audit_stage(decision),
+            evidence_warc=source.path if source is not None and source.path else None,
+            evidence_offset=source.offset if source is not None and source.path else None,
+            evidence_record_id=source.record_id if source is not None and source.path else None,
+        )
+        if entries is not None:
+            entries.note(decision)
 
 
 def audit_stage(decision: Decision) -> str:
@@ -138,7 +194,7 @@ def audit_stage(decision: Decision) -> str:
     if codes <= {"registry-content", "reserved-copy"}:
         return "near-duplicate"
     if all(
-        r.source in ("header", "meta")
+        r.source in ("header", "meta", "html", "pdf", "epub")
         for r in decision.reasons
         if r.code.value not in ("registry-content", "reserved-copy")
     ):

@@ -21,7 +21,10 @@ from tdmcrawl.crawler.filter.options import FilterResult, Warn
 from tdmcrawl.crawler.warc.records import gzip_member
 from tdmcrawl.optout.decision import Decision
 
-MAX_BODY = 5 * 1024 * 1024  # read per record for signals and text; the copy is always whole
+# Read per record for signals and text (the copy is always whole): the crawl's
+# DOWNLOAD_MAXSIZE, so a page the crawl could keep is read whole. A longer body is
+# read as cut (``ResponseSignals.truncated``): its meta tags cannot all be read.
+MAX_BODY = 16 * 1024 * 1024
 _HTTP_HEAD = StatusAndHeadersParser(["HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/2.0"], verify=True)
 
 
@@ -37,6 +40,7 @@ class RecordEntry:
     links: tuple[str, ...]  # WARC-Concurrent-To ids (tied both ways)
     refers: tuple[str, ...] = ()  # WARC-Refers-To ids (a revisit needs its original)
     decision: Decision | None = None  # decided records that are kept so far
+    path: str = ""  # the input file, once decided (an excluded record's evidence)
 
 
 @dataclass

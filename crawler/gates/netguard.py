@@ -3,20 +3,32 @@
 A page on the public web must not steer the crawler into the operator's own
 network (SSRF). Seeds the operator gave explicitly may point anywhere, which is
 also what lets the tests crawl 127.0.0.1. The rule is applied to every request
-that came from somewhere: a redirect (its previous URL) or a link (its
-``Referer``). Host names are resolved before the request is sent; an address
-is "public" when Python's ``ipaddress`` calls it global. After the download the
-peer address of the connection is checked again (DNS rebinding).
+that came from somewhere: a redirect (its previous URL) or a link (the page it
+was found on, ``PARENT_META`` in the request's meta). The parent is never read
+from the ``Referer`` header alone: a page can ask for no Referer
+(``Referrer-Policy: no-referrer``), and links followed from an errback get
+none, so a header would make its links look like seeds. The spider sets the
+parent when it follows links (and when ``--resume`` re-queues them from the
+link log); :class:`NetGuardSpiderMiddleware` sets it on every request any
+spider yields from a page. Numeric host spellings (``2130706443``,
+``0x7f00000b``, ``0177.0.0.11``, ``127.11``, ``[::ffff:127.0.0.11]``) are
+normalised before the check; a host that cannot be resolved is refused when a
+public page leads to it. Host names are resolved before the request is sent; an
+address is "public" when Python's ``ipaddress`` calls it global. After the
+download the peer address of the connection is checked again (DNS rebinding).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import socket
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
@@ -26,6 +38,10 @@ from tdmcrawl.crawler import settings as tdm_settings
 logger = logging.getLogger(__name__)
 
 SEED_META = "tdmcrawl_seed"
+PARENT_META = "tdmcrawl_parent"  # the URL of the page a link was found on
+
+# What inet_aton reads as an IPv4 address: one to four decimal, octal or hex parts.
+_NUMERIC_V4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$")
 
 
 class NetGuardBlocked(IgnoreRequest):
@@ -41,6 +57,28 @@ def is_public(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return ip.is_global
+
+
+def normalise_host(host: str) -> str:
+    """A host as the network stack will read it: numeric IPv4 spellings as a dotted quad,
+    IPv4-mapped IPv6 as its IPv4 address, other IP addresses in their canonical form;
+    names lower-cased, without brackets or a trailing dot."""
+    host = host.strip().lower().strip("[]").rstrip(".")
+    bare = host.split("%", 1)[0]
+    try:
+        ip = ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    else:
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ip)
+    if _NUMERIC_V4.match(host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return host  # not a number after all (e.g. a part too large): a name
+    return host
 
 
 def crosses_inward(source_addresses: list[str], target_addresses: list[str]) -> bool:
@@ -60,13 +98,13 @@ class AddressResolver:
     def __init__(self, public_hosts: list[str] | None = None) -> None:
         self._cache: dict[str, list[str]] = {}
         # Hosts the operator declared public: tests use it to play a public site on loopback.
-        self._public_hosts = {h.lower() for h in public_hosts or []}
+        self._public_hosts = {normalise_host(h) for h in public_hosts or []}
 
     def declared_public(self, host: str) -> bool:
-        return host.lower().strip("[]") in self._public_hosts
+        return normalise_host(host) in self._public_hosts
 
     async def addresses(self, host: str) -> list[str]:
-        host = host.lower().strip("[]")
+        host = normalise_host(host)
         if host in self._public_hosts:
             return ["8.8.8.8"]  # stands for "some public address"
         if host in self._cache:
@@ -89,10 +127,14 @@ def _resolve(host: str) -> list[str]:
 
 
 def source_url(request: Any) -> str | None:
-    """Where a request came from: the previous hop of a redirect, else the linking page."""
+    """Where a request came from: the previous hop of a redirect, else the linking page
+    (the parent in meta; a ``Referer`` only for requests made by other code)."""
     redirects = request.meta.get("redirect_urls")
     if redirects:
         return str(redirects[-1])
+    parent = request.meta.get(PARENT_META)
+    if parent:
+        return str(parent)
     referer = request.headers.get("Referer")
     if referer:
         return referer.decode("latin-1")
@@ -165,8 +207,41 @@ class NetGuardMiddleware:
         if not any(is_public(a) for a in source_addrs):
             return
         target_addrs = await self.resolver.addresses(target_host)
+        if not target_addrs:
+            # Unresolvable here; the downloader's resolver might still answer: fail closed.
+            if self.stats is not None:
+                self.stats.inc_value("tdmcrawl/netguard/unresolved")
+            logger.warning("netguard: refused %s: cannot resolve it (from public %s)", url, source)
+            raise NetGuardBlocked(f"netguard: {url} cannot be resolved, reached from {source}")
         if crosses_inward(source_addrs, target_addrs):
             if self.stats is not None:
                 self.stats.inc_value("tdmcrawl/netguard/blocked")
             logger.warning("netguard: refused %s (from public %s)", url, source)
             raise NetGuardBlocked(f"netguard: {url} is not public, reached from {source}")
+
+
+def with_parent(result: Iterable[Any], parent: str) -> Iterator[Any]:
+    """Requests in ``result`` get ``parent`` as where they came from, unless they say."""
+    for element in result:
+        if isinstance(element, Request):
+            element.meta.setdefault(PARENT_META, parent)
+        yield element
+
+
+class NetGuardSpiderMiddleware:
+    """Spider middleware: every request a spider yields from a page has that page as parent.
+
+    The add-on installs it, so a plain Scrapy project's links are checked too,
+    whatever the page's Referrer-Policy.
+    """
+
+    def process_spider_output(self, response: Any, result: Iterable[Any]) -> Iterator[Any]:
+        yield from with_parent(result, response.url)
+
+    async def process_spider_output_async(
+        self, response: Any, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        async for element in result:
+            if isinstance(element, Request):
+                element.meta.setdefault(PARENT_META, response.url)
+            yield element

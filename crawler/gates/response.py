@@ -17,6 +17,7 @@ from lxml import etree, html
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
+from tdmcrawl.crawler.capture import CAPTURE_META
 from tdmcrawl.crawler.gates.origin import (
     ORIGIN_META,
     Excluded,
@@ -25,7 +26,8 @@ from tdmcrawl.crawler.gates.origin import (
     origin_of,
 )
 from tdmcrawl.crawler.session import CrawlSession
-from tdmcrawl.dedup import extract_main_text
+from tdmcrawl.dedup import document_kind, document_text, extract_main_text
+from tdmcrawl.optout import rsl
 from tdmcrawl.optout.decision import Decision
 from tdmcrawl.optout.policy import ResponseSignals, evaluate
 
@@ -57,8 +59,17 @@ class ResponseGateMiddleware:
             raise IgnoreRequest("tdmcrawl: the origin gate is not installed")
         decision, entry = await self.decide(gate, response)
         if not decision.allowed:
+            # The page's head and deciding meta tags go to the evidence WARC (never its body);
+            # the audit row points to the origin file where the decisive signal came from one.
+            page = self.session.record_page_evidence(
+                request.meta.get(CAPTURE_META),
+                decision,
+                stage="post-fetch",
+                body=response.body,
+                content_type=_content_type(response),
+            )
             self.session.record_exclusion(
-                decision, stage="post-fetch", evidence=evidence_for(decision, entry)
+                decision, stage="post-fetch", evidence=evidence_for(decision, entry) or page
             )
             if self.session.reserved_hooks:
                 self.session.reserved(response.url, extract_text(response), decision)
@@ -67,12 +78,26 @@ class ResponseGateMiddleware:
         return response
 
     async def decide(self, gate: Any, response: Response) -> tuple[Decision, Any]:
-        entry = await gate.origin(origin_of(response.url))
+        origin = origin_of(response.url)
+        entry = await gate.origin(origin)
+        headers = header_pairs(response)
+        content_type = _content_type(response)
+        policy = self.session.policy
+        if policy.rsl:
+            # RSL licences a page names (Link header, HTML <link>): fetched once per origin.
+            refs = rsl.from_link_headers(headers, response.url)
+            if "html" in (content_type or "").lower():
+                refs += rsl.from_html(response.body, response.url, policy.html_meta_max_bytes)
+            urls = [ref.url for ref in refs if ref.inline is None]
+            if urls:
+                await gate.licences(origin, entry, urls)
         signals = ResponseSignals(
             status=response.status,
-            headers=header_pairs(response),
+            headers=headers,
             body=response.body,
-            content_type=_content_type(response),
+            content_type=content_type,
+            # DOWNLOAD_FAIL_ON_DATALOSS=False lets a cut body through, flagged.
+            truncated="dataloss" in response.flags,
         )
         decision = evaluate(response.url, entry.signals, signals, self.session.policy)
         registry = self.session.registry
@@ -84,9 +109,13 @@ class ResponseGateMiddleware:
 
 
 def extract_text(response: Response) -> str:
-    """The main text of a page: the one place the crawler turns a body into text."""
+    """The main text of a page: the one place the crawler turns a body into text
+    (PDF and EPUB files included: ``dedup.document_text``, bounded)."""
     body = response.body
     content_type = _content_type(response) or ""
+    kind = document_kind(content_type, body, response.url)
+    if kind is not None:
+        return document_text(body, kind)
     if content_type.startswith("text/plain"):
         encoding = getattr(response, "encoding", None) or "utf-8"
         return body.decode(encoding, errors="replace")

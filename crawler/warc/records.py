@@ -238,6 +238,28 @@ class RecordFactory:
             warc_headers_dict=headers,
         )
 
+    def metadata_block(
+        self,
+        url: str,
+        payload: bytes,
+        *,
+        content_type: str,
+        date: datetime,
+        warcinfo_id: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> Any:
+        """A ``metadata`` record holding ``payload`` as it is (any content type)."""
+        headers = self._headers("metadata", url, date, WARC_Warcinfo_ID=warcinfo_id)
+        headers.update(extra or {})
+        return self._builder.create_warc_record(
+            target_uri(url),
+            "metadata",
+            payload=BytesIO(payload),
+            length=len(payload),
+            warc_content_type=content_type,
+            warc_headers_dict=headers,
+        )
+
 
 def decision_from_metadata(payload: bytes) -> Decision:
     """The :class:`Decision` in a metadata record's body (``decision: {json}``)."""

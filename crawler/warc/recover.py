@@ -4,8 +4,11 @@ A clean stop closes and renames every file. A kill leaves ``*.warc.gz.open``
 files whose last gzip member may be cut, and whose last page may lack some of
 its records. Recovery keeps each open file up to its last complete page, runs
 the same ``before_close`` veto a normal close runs (the near-duplicate release
-check), renames the file, and returns the pages it kept, so the caller can
-audit the ones the audit lost and never write them again.
+check), hands the pages it keeps to ``before_rename`` (the caller makes the
+audit match them, durably, before the file counts as finished), renames the
+file, and returns those pages, so they are never written again. A kill during
+a rewrite leaves a ``*.rewrite`` temporary file (the original is intact): it
+is deleted.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +44,11 @@ class RecoveredPage:
     decision: Decision | None  # from the metadata record (None in evidence files)
 
 
+# (.open path, final file name, the pages it keeps) before the rename; [] before a file
+# with no complete page is deleted
+RecoveredHook = Callable[[Path, str, list[RecoveredPage]], None]
+
+
 @dataclass
 class Recovery:
     files: list[Path] = field(default_factory=list)  # finalised files, in name order
@@ -51,6 +60,7 @@ def recover_open_files(
     *,
     records_per_page: int = PAGE_RECORDS,
     before_close: BeforeClose | None = None,
+    before_rename: RecoveredHook | None = None,
 ) -> Recovery:
     """Finalise every ``.warc.gz.open`` file in ``directory``; see the module docstring.
 
@@ -58,7 +68,10 @@ def recover_open_files(
     and the records concurrent to it). A file left with no page is deleted.
     """
     recovery = Recovery()
+    for leftover in Path(directory).glob("*.rewrite"):
+        leftover.unlink(missing_ok=True)  # a rewrite cut by the kill; its source is intact
     for open_path in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}")):
+        final = open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX))
         end = _complete_members_end(open_path)
         if end < open_path.stat().st_size:
             os.truncate(open_path, end)
@@ -69,12 +82,16 @@ def recover_open_files(
         vetoes = set(before_close(open_path, complete)) if before_close and complete else set()
         kept = [p for p in complete if not vetoes.intersection(p.record_ids)]
         if not kept:
+            if before_rename is not None:
+                before_rename(open_path, final.name, [])
             open_path.unlink()
             continue
         if len(kept) < len(complete):
             rewrite_without(open_path, {p.record_ids[0] for p in complete if p not in kept})
-        final = open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX))
-        recovery.pages += _recovered(open_path, final.name, {p.record_ids[0] for p in kept})
+        pages_kept = _recovered(open_path, final.name, {p.record_ids[0] for p in kept})
+        if before_rename is not None:
+            before_rename(open_path, final.name, pages_kept)
+        recovery.pages += pages_kept
         os.replace(open_path, final)
         recovery.files.append(final)
         logger.warning("recovered %s: %d complete page(s)", final.name, len(kept))
@@ -82,7 +99,7 @@ def recover_open_files(
 
 
 def _recovered(path: Path, final_name: str, responses: set[str]) -> list[RecoveredPage]:
-    """The kept pages with their offsets (after any rewrite) and decisions."""
+    """The pages ``responses`` with their offsets (after any rewrite) and decisions."""
     found: dict[str, RecoveredPage] = {}
     order: list[str] = []
     with open(path, "rb") as stream:

@@ -22,6 +22,7 @@ from typing import Any
 
 from tdmcrawl.crawler.errors import WarcOutputError
 from tdmcrawl.crawler.warc.capture import Capture
+from tdmcrawl.crawler.warc.exclusion import exclusion_records
 from tdmcrawl.crawler.warc.records import (
     DEFAULT_MAX_SIZE,
     Clock,
@@ -38,6 +39,9 @@ from tdmcrawl.optout.decision import Decision
 BeforeClose = Callable[[Path, list[PendingPage]], Iterable[str]]
 # (final path, pages kept, pages vetoed) once a file is renamed; offsets moved if any was vetoed
 AfterClose = Callable[[Path, list[PendingPage], list[PendingPage]], None]
+# (.open path, pages kept, pages vetoed) after any rewrite, just before the rename: what must
+# be durable before the file counts as finished (the audit's rows for its pages)
+BeforeRename = Callable[[Path, list[PendingPage], list[PendingPage]], None]
 
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9._]+")
 
@@ -61,7 +65,8 @@ class RotatingWarcWriter:
     Files are ``.open`` while written and renamed by :meth:`close` or on
     rotation, after ``before_close`` (if given) has seen the file's pages and
     vetoed any: vetoed pages are cut out before the rename, so a finalised
-    file never holds them. Groups never straddle files.
+    file never holds them. ``before_rename`` (if given) runs after that cut,
+    before the rename. Groups never straddle files.
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class RotatingWarcWriter:
         compress: bool = True,
         before_close: BeforeClose | None = None,
         after_close: AfterClose | None = None,
+        before_rename: BeforeRename | None = None,
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"WARC max size must be positive, got {max_size}")
@@ -89,6 +95,7 @@ class RotatingWarcWriter:
         self.compress = compress
         self.before_close = before_close
         self.after_close = after_close
+        self.before_rename = before_rename
         self.finished: list[Path] = []  # finalised files, in order
         self.vetoed: list[PendingPage] = []
         self._serial = 0
@@ -191,7 +198,7 @@ class RotatingWarcWriter:
                 "(a crawl with --resume)"
             ) from exc
         current.groups += 1
-        if self.before_close or self.after_close:
+        if self.before_close or self.after_close or self.before_rename:
             # A filter copying millions of records one by one needs no list of them.
             current.pages.append(PendingPage(url, tuple(r.record_id for r in refs), refs[0]))
         if current.handle.tell() >= self.max_size:
@@ -253,10 +260,13 @@ class RotatingWarcWriter:
                 open_path.unlink()  # only the warcinfo would remain
                 return
             rewrite_without(open_path, {p.record_ids[0] for p in gone})
+        kept = [p for p in current.pages if p not in gone]
+        if self.before_rename:
+            self.before_rename(open_path, kept, gone)
         os.replace(open_path, current.final)
         self.finished.append(current.final)
         if self.after_close:
-            self.after_close(current.final, [p for p in current.pages if p not in gone], gone)
+            self.after_close(current.final, kept, gone)
 
 
 class EvidenceWriter:
@@ -280,6 +290,34 @@ class EvidenceWriter:
         if capture.url != url:
             capture = _with_url(capture, url)
         return self._writer.write_page(capture)
+
+    def write_exclusion(
+        self,
+        capture: Capture,
+        decision: Decision,
+        *,
+        stage: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        note: str | None = None,
+    ) -> list[WarcRef]:
+        """The evidence of a page excluded after fetching (crawler/warc/exclusion.py): its
+        response head, the deciding meta tags' bytes, the decision; never its body.
+        Returns the refs of the records written, the response head's first."""
+
+        def build(warcinfo_id: str) -> list[Any]:
+            return exclusion_records(
+                self._writer.records,
+                capture,
+                decision,
+                stage=stage,
+                body=body,
+                content_type=content_type,
+                warcinfo_id=warcinfo_id,
+                note=note,
+            )
+
+        return self._writer.write_group(capture.url, build)
 
     def close(self) -> list[Path]:
         return self._writer.close()

@@ -14,6 +14,7 @@ from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter import FilterOptions, collect_origins, filter_warc_files
 from tdmcrawl.optout.fetched import RobotsStatus
 from tdmcrawl.optout.origins import origin_key
+from tdmcrawl.optout.policy import PolicyConfig
 from tests.support.filter import (
     Cap,
     long_text,
@@ -78,7 +79,11 @@ def test_redirect_loop_of_robots_txt_stops_after_five_hops(tmp_path: Path) -> No
     write_warc(source, hops)
     origins = collect_origins([source], [], print, FilterOptions())
     outcome = origins["https://kz.example:443"].robots
-    # RFC 9309 2.3.1.2: more than five redirects reads as "unavailable" (allow all).
+    # Our fail-closed reading: more than five redirects is unreachable (complete disallow).
+    assert outcome is not None and outcome.status is RobotsStatus.UNREACHABLE
+    # RFC 9309 2.3.1.2's permitted reading, behind the switch: unavailable (allow all).
+    lenient = FilterOptions(policy=PolicyConfig(robots_redirects_unavailable=True))
+    outcome = collect_origins([source], [], print, lenient)["https://kz.example:443"].robots
     assert outcome is not None and outcome.status is RobotsStatus.UNAVAILABLE
 
 

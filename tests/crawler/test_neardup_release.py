@@ -52,7 +52,7 @@ class Harness:
         except DropItem:
             return False
         self.output.process_item(item)
-        self.session.item_scraped(item)
+        self.session.count_kept(item)
         return True
 
     def find_reserved(self, text: str = ORIGINAL_KK) -> None:
@@ -164,7 +164,7 @@ def test_page_vetoed_by_its_own_write_gets_no_kept_row(tmp_path):
     item = page_item("copy", ORIGINAL_KK)
     h.gate.process_item(item)  # passes: the original is not known yet
     h.find_reserved()  # found while the page is on its way to the output
-    h.session.item_scraped(h.output.process_item(item))
+    h.session.count_kept(h.output.process_item(item))
     h.finish()
     assert h.session.kept == 0
     assert h.files() == []  # its file held nothing else and was deleted

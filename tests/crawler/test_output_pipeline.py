@@ -54,7 +54,7 @@ def audited(tmp_path: Path):
         settings_dict={"TDMCRAWL_OUT_DIR": str(tmp_path), "TDMCRAWL_WARC_PREFIX": "test"}
     )
     crawler.tdmcrawl_session = SimpleNamespace(
-        audit=audit, release_hooks=[], final_release_hooks=[]
+        audit=audit, release_hooks=[], final_release_hooks=[], add_page_step=lambda *_: None
     )
     crawler.stats.open_spider()
     pipeline = WarcOutputPipeline.from_crawler(crawler)
@@ -165,7 +165,10 @@ def test_session_release_hooks_veto_pages_before_the_file_is_released(tmp_path: 
 
     crawler = get_crawler(settings_dict={"TDMCRAWL_OUT_DIR": str(tmp_path)})
     crawler.tdmcrawl_session = SimpleNamespace(
-        audit=None, release_hooks=[near_copy_check], final_release_hooks=[]
+        audit=None,
+        release_hooks=[near_copy_check],
+        final_release_hooks=[],
+        add_page_step=lambda *_: None,
     )
     crawler.stats.open_spider()
     pipeline = WarcOutputPipeline.from_crawler(crawler)

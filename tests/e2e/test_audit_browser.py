@@ -58,7 +58,19 @@ def test_report_renders_charts_and_search_finds_a_url(
     report = tmp_path / "report.html"
     assert CliRunner().invoke(main, ["audit", str(demo), "--html", str(report)]).exit_code == 0
     conn = sqlite3.connect(demo / "audit.sqlite")
-    urls = [u for (u,) in conn.execute("SELECT url FROM exclusions ORDER BY id")]
+    urls = [
+        u
+        for (u,) in conn.execute(
+            "SELECT url FROM exclusions WHERE reason NOT IN ('registry-content', 'reserved-copy')"
+            " ORDER BY id"
+        )
+    ]
+    copies = [
+        u
+        for (u,) in conn.execute(
+            "SELECT url FROM exclusions WHERE reason IN ('registry-content', 'reserved-copy')"
+        )
+    ]
     conn.close()
     browser.navigate(report.as_uri())
     assert browser.errors == []
@@ -71,6 +83,10 @@ def test_report_renders_charts_and_search_finds_a_url(
     )
     assert bars > 0
     assert sorted(_visible_rows(browser)) == sorted(urls)
+    listed = browser.evaluate(
+        "Array.from(document.querySelectorAll('#copies li .url')).map(e => e.title)"
+    )
+    assert sorted(listed) == sorted(copies) and copies
     target = next(u for u in urls if "diary" in u)
     browser.type_text("#search", "diary")
     assert _visible_rows(browser) == [target]

@@ -62,11 +62,15 @@ def _codes(result):
 def test_json_lines_follow_the_contract(checked):
     results = _results(checked)
     for result in results.values():
-        assert list(result) == ["allowed", "reasons", "url", "warnings"]  # sorted keys
+        # sorted keys: the contract's four, and fetched and status (issue 10)
+        assert list(result) == ["allowed", "fetched", "reasons", "status", "url", "warnings"]
         assert result["allowed"] is (not result["reasons"])
         assert all(isinstance(w, str) for w in result["warnings"])
+        assert isinstance(result["fetched"], bool)
+        assert result["status"] is None or isinstance(result["status"], int)
         for reason in result["reasons"]:
-            assert set(reason) >= {"code", "source", "evidence"}
+            assert set(reason) >= {"code", "source", "evidence", "stage"}
+            assert reason["stage"] in ("pre-fetch", "post-fetch", "near-duplicate")
             assert set(reason) <= {
                 "code",
                 "source",
@@ -74,6 +78,7 @@ def test_json_lines_follow_the_contract(checked):
                 "line",
                 "matched_work",
                 "similarity",
+                "stage",
             }
 
 
@@ -122,21 +127,23 @@ def test_robots_status_and_redirect_rules(checked):
     web, urls, _ = checked
     results = _results(checked)
     assert results["r404"]["allowed"] is True
-    # More than five redirects: unavailable, so allowed, with a warning saying why.
-    assert results["chain6"]["allowed"] is True
-    assert any("redirect" in w for w in results["chain6"]["warnings"])
+    # More than five redirects: unreachable (our fail-closed reading), never fetched.
+    assert _codes(results["chain6"]) == ["robots-unreachable"]
+    assert "redirects" in results["chain6"]["reasons"][0]["evidence"]
+    assert not web.was_requested(urls["chain6"])
+    assert any("TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE" in w for w in results["chain6"]["warnings"])
     # Exactly five are followed: the Disallow at the end applies.
     assert _codes(results["chain5"]) == ["robots"]
     assert not web.was_requested(urls["chain5"])
 
 
-def test_robots_over_500_kib_is_cut(checked):
+def test_robots_over_500_kib_is_read_whole(checked):
     web, urls, _ = checked
     results = _results(checked)
     assert _codes(results["big_early"]) == ["robots"]
     assert not web.was_requested(urls["big_early"])
-    assert results["big_late"]["allowed"] is True
-    assert any("512000" in w for w in results["big_late"]["warnings"])
+    assert _codes(results["big_late"]) == ["robots"]  # the rule past 500 KiB applies
+    assert not web.was_requested(urls["big_late"])
 
 
 def test_tdmrep_file_valid_and_invalid(checked):
@@ -144,7 +151,9 @@ def test_tdmrep_file_valid_and_invalid(checked):
     assert _codes(results["tdm_reserved"]) == ["tdmrep"]
     assert results["tdm_reserved"]["reasons"][0]["source"] == "well-known"
     assert results["tdm_free"]["allowed"] is True
-    assert results["tdmbad"]["allowed"] is True
+    # A JSON array cut short: what cannot be read is reserved (fail closed).
+    assert _codes(results["tdmbad"]) == ["tdmrep"]
+    assert "fail closed" in results["tdmbad"]["reasons"][0]["evidence"]
     assert any("tdmrep.json" in w for w in results["tdmbad"]["warnings"])
 
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tdmcrawl.crawler.cli import main
-from tdmcrawl.crawler.cli.check import MAX_LINES_PER_KIND, render, result_dict
+from tdmcrawl.crawler.cli.check import MAX_LINES_PER_KIND, CheckResult, render, result_dict
 from tdmcrawl.crawler.cli.options import validate_token
 from tdmcrawl.crawler.demo.loopback import free_port
 from tdmcrawl.optout.decision import Decision, Reason, ReasonCode
@@ -89,16 +89,21 @@ def test_json_object_has_exactly_the_contract_keys():
         warnings=("w",),
         grants=(Reason(ReasonCode.TDMREP, "header", "tdm-reservation: 0"),),
     )
-    out = result_dict("https://Қазақ.kz/a?q=1", decision)
-    assert list(out) == ["url", "allowed", "reasons", "warnings"]
+    out = result_dict(
+        "https://Қазақ.kz/a?q=1", CheckResult(decision, fetched=False, stages=("pre-fetch",))
+    )
+    # The contract's keys, then what issue 10 added (fetched, status, each reason's stage).
+    assert list(out) == ["url", "allowed", "reasons", "warnings", "fetched", "status"]
     assert out["url"] == "https://Қазақ.kz/a?q=1"  # as given, not as normalised
     assert out["allowed"] is False and out["warnings"] == ["w"]
+    assert out["fetched"] is False and out["status"] is None
     assert out["reasons"] == [
         {
             "code": "robots-ai-agents",
             "source": "robots.txt",
             "evidence": "User-agent: Bot0; Disallow: /",
             "line": 1,
+            "stage": "pre-fetch",
         }
     ]
 
@@ -155,11 +160,12 @@ def test_the_same_values_given_as_settings_are_usage_errors_too(setting, why):
 
 
 def test_a_setting_scrapy_refuses_is_one_error_line_without_traceback():
+    # Checked with the other settings before Scrapy starts (issue 10): a usage error.
     proc = tdmcrawl(
         "check", f"http://127.0.0.1:{free_port()}/", "-s", "DOWNLOAD_DELAY=abc", timeout=60
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "Unhandled error" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: check failed to start:")
+    assert len(lines) == 1 and lines[0].startswith("Error: DOWNLOAD_DELAY=")
     assert "'abc'" in lines[0] and proc.stdout == ""

@@ -54,9 +54,8 @@ def test_a_setting_scrapy_refuses_is_one_error_line(tmp_path):
         text=True,
         timeout=120,
     )
-    assert result.returncode == 1
+    # Checked with every setting before the crawl starts (issue 10): a usage error.
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines == [
-        "Error: crawl failed to start: ValueError: could not convert string to float: "
-        "'abc' (check the -s values)"
-    ]
+    assert lines == ["Error: DOWNLOAD_DELAY='abc': use a number"]
+    assert not (tmp_path / "out").exists()

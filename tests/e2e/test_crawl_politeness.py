@@ -132,9 +132,14 @@ def test_a_crawl_that_cannot_start_fails_with_one_line_and_can_be_rerun(tmp_path
     bogus = tmp_path / "registry.sqlite"
     bogus.write_bytes(b"not a database")
     out = tmp_path / "out"
-    args = ["crawl", "http://127.0.0.1:9/", "--out", str(out), "--progress", "0", *FAST]
-    proc = tdmcrawl(*args, "--registry", str(bogus), timeout=60)
-    assert proc.returncode == 1
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: crawl failed")
-    assert tdmcrawl(*args, timeout=60).returncode == 0  # no --resume needed after a failed start
+    site = Site(
+        "up", {"/robots.txt": text_reply("User-agent: *\nAllow: /\n"), "/": page("Up", "x")}
+    )
+    with LoopbackWeb([site]) as web:
+        args = ["crawl", web.url("up", "/"), "--out", str(out), "--progress", "0", *FAST]
+        proc = tdmcrawl(*args, "--registry", str(bogus), timeout=60)
+        assert proc.returncode == 1
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: crawl failed")
+        rerun = tdmcrawl(*args, timeout=60)  # no --resume needed after a failed start
+    assert rerun.returncode == 0, rerun.stderr

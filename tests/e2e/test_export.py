@@ -22,6 +22,8 @@ from tdmcrawl.crawler.cli import main
 from tdmcrawl.crawler.demo.loopback import LoopbackWeb, Reply, Site, text_reply
 from tdmcrawl.crawler.export import export_corpus
 from tdmcrawl.crawler.filter import filter_warc_files
+from tdmcrawl.crawler.manifest import read_manifest
+from tdmcrawl.crawler.warc.digests import file_sha256
 from tdmcrawl.dedup import extract_main_text
 from tests.support.filter import Cap, robots, write_warc
 from tests.support.web import FAST, KAZAKH, RUSSIAN, page, tdmcrawl
@@ -160,17 +162,41 @@ def test_urls_only_lists_the_kept_urls(corpus, tmp_path):
     assert sorted(pq.read_table(parquet).column("url").to_pylist()) == sorted(corpus["kept"])
 
 
-def test_the_export_of_a_recheck_output_carries_its_lineage(corpus, tmp_path):
-    # Assumed manifest.json (issue 12): {"parent": <path of the parent corpus> | {...}}.
-    parent, child = tmp_path / "parent", tmp_path / "recheck"
-    shutil.copytree(corpus["dir"], parent)
-    shutil.copytree(corpus["dir"], child)
-    (parent / "manifest.json").write_text(json.dumps({"parent": {"crawl_id": "first-crawl"}}))
-    (child / "manifest.json").write_text(json.dumps({"parent": str(parent)}))
+def test_the_export_of_a_recheck_output_carries_its_lineage(tmp_path):
+    # A crawl, a recheck of it and a recheck of that, while the web still answers: each
+    # recheck's manifest names its parent (crawler/manifest.py), and the export follows
+    # the chain back to the crawl.
+    v1, v2, v3 = tmp_path / "v1", tmp_path / "v2", tmp_path / "v3"
+    with _web() as web:
+        done = tdmcrawl("crawl", web.url("home", "/"), "--out", str(v1), "--progress", "0", *FAST)
+        assert done.returncode == 0, done.stderr
+        for parent, child in ((v1, v2), (v2, v3)):
+            done = tdmcrawl("recheck", str(parent), "--out", str(child), "--json", *FAST)
+            assert done.returncode == 0, done.stderr
     out = tmp_path / "pages.parquet"
-    export_corpus(child, out)
-    lineages = {tuple(m["lineage"]) for m in pq.read_table(out).column("metadata").to_pylist()}
-    assert lineages == {(str(parent), "first-crawl")}
+    result = export_corpus(v3, out)
+    assert result.rows == 4  # nothing changed on the web: every page still kept
+
+    def named(directory: Path, kind: str) -> dict:
+        header = read_manifest(directory).header
+        assert header["kind"] == kind
+        return {
+            "directory": str(directory.resolve()),
+            "crawl_id": header["crawl_id"],
+            "kind": kind,
+            "manifest_sha256": file_sha256(directory / "manifest.json")[1],
+        }
+
+    expected = [named(v2, "recheck"), named(v1, "crawl")]  # nearest first
+    lineages = [m["lineage"] for m in pq.read_table(out).column("metadata").to_pylist()]
+    assert lineages == [expected] * 4
+    # JSON lines carry the same; the crawl itself has none.
+    export_corpus(v2, tmp_path / "v2.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "v2.jsonl").read_text("utf-8").splitlines()]
+    assert {json.dumps(r["metadata"]["lineage"]) for r in rows} == {json.dumps([expected[1]])}
+    export_corpus(v1, tmp_path / "v1.jsonl")
+    first = json.loads((tmp_path / "v1.jsonl").read_text("utf-8").splitlines()[0])
+    assert first["metadata"]["lineage"] == []
 
 
 def test_kept_records_without_text_are_counted_not_exported(tmp_path):

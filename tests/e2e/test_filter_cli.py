@@ -242,3 +242,27 @@ def test_robots_redirect_is_followed_through_the_captures(tmp_path: Path) -> Non
     code, _, _ = run(str(source), "--out", str(tmp_path / "o"))
     assert code == 0
     assert exclusions(tmp_path / "o")[f"{http}/page"][0] == "robots"
+
+
+def test_each_exclusion_points_to_the_input_record_it_was_decided_on(
+    filtered: tuple[Path, Path, str],
+) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    from tdmcrawl.crawler.verify import verify_corpus
+
+    source, out, _ = filtered
+    with sqlite3.connect(out / "audit.sqlite") as db:
+        rows = db.execute(
+            "SELECT url, evidence_warc, evidence_offset, evidence_record_id FROM exclusions"
+        ).fetchall()
+    assert rows
+    for url, warc, offset, record_id in rows:
+        assert warc == str(source.resolve()), url
+        with open(warc, "rb") as handle:
+            handle.seek(offset)
+            record = next(iter(ArchiveIterator(handle)))
+        assert record.rec_headers.get_header("WARC-Record-ID") == record_id
+        assert record.rec_headers.get_header("WARC-Target-URI") == url
+    # The output is a corpus with a manifest that verify accepts.
+    assert verify_corpus(out).ok

@@ -3,13 +3,20 @@
 The inputs are built so that every pass must see all files: robots.txt in one
 file decides pages of another, a URL reserved in one file is dropped in all,
 a copy is read (file 0) before its reserved original (file 4), registry rules
-and works apply, one file ends cut short, an evidence WARC holds a robots.txt.
-The records written (byte for byte, in order), the audit rows and the counts
-are compared; only the output files they sit in differ.
+and works apply (to a PDF too), RSL licences named by a robots.txt or a page
+of one file are captured in another, PDF and EPUB records carry their own
+reservations, a robots.txt sits behind more redirects than RFC 9309 follows,
+one file ends cut short, an evidence WARC holds a robots.txt. The records
+written (byte for byte, in order), the audit rows, the counts and the manifest
+are compared, and `tdmcrawl verify` checks the Dask output and its signature;
+only the output files the records sit in differ. The command itself runs once
+more on each side with `-s`, `--rsl-license`, `--robots-redirects-unavailable`,
+`--sign-key` and a registry service followed through its replica.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import subprocess
@@ -20,17 +27,35 @@ import pytest
 
 from tdmcrawl.crawler.filter import FilterOptions, filter_warc_files
 from tdmcrawl.crawler.filter.parallel import close_client, dask_client, filter_on_dask
+from tdmcrawl.crawler.manifest import read_manifest
+from tdmcrawl.crawler.signing import generate_keypair
 from tdmcrawl.registry import Registry
-from tests.support.filter import Cap, long_text, page, robots, warcio_check, write_warc
+from tests.support.documents import epub_file, pdf_file, xmp_packet
+from tests.support.filter import HTML, Cap, long_text, page, robots, warcio_check, write_warc
 from tests.support.registry import work_text, write_work
+from tests.support.registry_service import RegistryServer, post_json, upload_work
 from tests.support.warc import gzip_members
+from tests.support.web import KAZAKH
 
 A = "https://kz.example"
 B = "https://ru.example"
 C = "http://c.example:8080"
 D = "https://orig.example"
+E = "https://books.example"  # RSL licences, PDF and EPUB
+F = "https://far.example"  # robots.txt behind eight redirects
+G = "https://paid.example"  # a paid RSL training licence (--rsl-license holds it)
 NOAI = [("Content-Type", "text/html; charset=utf-8"), ("X-Robots-Tag", "noai")]
 TDMREP = json.dumps([{"location": "/res/*", "tdm-reservation": 1}])
+PDF = [("Content-Type", "application/pdf")]
+EPUB = [("Content-Type", "application/epub+zip")]
+RSL_TYPE = [("Content-Type", "application/rsl+xml")]
+RSL_NS = 'xmlns="https://rslstandard.org/rsl"'
+PAID = f"{G}/paid.xml"
+TOKEN = "tdmcrawl"
+
+
+def _licence(url: str, terms: str) -> str:
+    return f'<rsl {RSL_NS}><content url="{url}"><license>{terms}</license></content></rsl>'
 
 
 def _inputs(tmp: Path) -> tuple[list[Path], Path, Path]:
@@ -69,6 +94,42 @@ def _inputs(tmp: Path) -> tuple[list[Path], Path, Path]:
             Cap(f"{D}/other", page("Басқа", long_text(12))),
         ],
         [
+            robots(E, f"License: {E}/license.xml\nUser-agent: *\nAllow: /\n"),
+            Cap(f"{E}/closed/page.html", page("Жабық", long_text(15))),  # licence: file 6
+            Cap(f"{E}/open/kitap.pdf", pdf_file([KAZAKH]), PDF),
+            Cap(f"{E}/open/reserved.pdf", pdf_file([KAZAKH], xmp=xmp_packet("1")), PDF),
+            Cap(f"{E}/open/reserved.epub", epub_file([KAZAKH], reservation="1"), EPUB),
+            Cap(f"{E}/open/copy.pdf", pdf_file([work_text(11, words=220)]), PDF),  # registry
+            Cap(
+                f"{E}/open/linked.html",
+                page("Сілтеме", long_text(16)),
+                [*HTML, ("Link", f'<{E}/page.xml>; rel="license"; type="application/rsl+xml"')],
+            ),
+            *_redirects(F, 8),
+            Cap(f"{F}/page", page("Алыс", long_text(17))),
+            robots(G, f"License: {PAID}\nUser-agent: *\nAllow: /\n"),
+            Cap(f"{G}/book", page("Ақылы", long_text(18))),
+        ],
+        [
+            Cap(
+                f"{E}/license.xml",
+                _licence("/closed/", '<prohibits type="usage">ai-train</prohibits>'),
+                RSL_TYPE,
+            ),
+            Cap(
+                f"{E}/page.xml", _licence("/", '<prohibits type="usage">all</prohibits>'), RSL_TYPE
+            ),
+            Cap(
+                PAID,
+                _licence(
+                    "/",
+                    '<permits type="usage">ai-train</permits><payment type="training">'
+                    "<standard>https://collective.example/license</standard></payment>",
+                ),
+                RSL_TYPE,
+            ),
+        ],
+        [
             Cap(f"{B}/later", page("Позже", long_text(13))),
             Cap(f"{B}/cut", page("Обрезано", long_text(14))),
         ],
@@ -85,6 +146,15 @@ def _inputs(tmp: Path) -> tuple[list[Path], Path, Path]:
     evidence.parent.mkdir()
     write_warc(evidence, [robots(C, "User-agent: *\nDisallow: /x/\n")])
     return paths, evidence.parent, registry_db
+
+
+def _redirects(origin: str, hops: int) -> list[Cap]:
+    """robots.txt behind ``hops`` captured redirects (RFC 9309 follows at most five)."""
+    chain = [f"{origin}/robots.txt"] + [f"{origin}/moved/{i}" for i in range(1, hops + 1)]
+    return [
+        Cap(source, b"", [("Location", target)], "301 Moved Permanently")
+        for source, target in itertools.pairwise(chain)
+    ]
 
 
 def _records(out: Path) -> list[bytes]:
@@ -108,16 +178,52 @@ def _audit(out: Path) -> dict[str, list[tuple]]:
                 "select url, kind, record_id from evidence order by id"
             ).fetchall(),
             "crawls": db.execute("select count(*) from crawls").fetchall(),
+            "registry_entries": db.execute(
+                "select entry_id, author, title, kind from registry_entries order by entry_id"
+            ).fetchall(),
+            "registry_states": db.execute(
+                "select source, registry_id, cursor, stale, entries, exclusions_before,"
+                " kept_before from registry_states order by id"
+            ).fetchall(),
         }
     finally:
         db.close()
+
+
+# What differs between two runs of the same filter: when they ran, and which files the
+# records sit in (one set per input on Dask).
+_RUN_KEYS = ("created_at", "crawl_id", "crawls", "time_range")
+
+
+def _manifest(out: Path) -> dict:
+    manifest = read_manifest(out)
+    header = {k: v for k, v in manifest.header.items() if k not in _RUN_KEYS}
+    if header.get("registry"):
+        header["registry"] = {
+            k: v for k, v in header["registry"].items() if k not in ("synced_at", "opened_at")
+        }
+        # A registry service's replica is in each output directory: the same name.
+        header["registry"]["location"] = Path(header["registry"]["location"]).name
+    records = [(r.url, r.record_id, r.payload_digest) for r in manifest.records()]
+    return {"header": header, "records": records, "evidence_files": manifest.evidence_files}
+
+
+def _verify(out: Path, public_key: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "tdmcrawl.crawler.cli", "verify", str(out)]
+    return subprocess.run(
+        [*command, "--public-key", str(public_key), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dask")
     inputs, evidence, registry = _inputs(tmp)
-    options = FilterOptions(registry=registry)
+    private, public = generate_keypair(tmp / "operator.key")
+    options = FilterOptions(registry=registry, sign_key=private)
     warnings: dict[str, list[str]] = {"single": [], "dask": []}
     single = filter_warc_files(
         inputs, tmp / "single", evidence=[evidence], options=options, warn=warnings["single"].append
@@ -140,6 +246,8 @@ def runs(tmp_path_factory):
         "inputs": inputs,
         "evidence": evidence,
         "registry": registry,
+        "private_key": private,
+        "public_key": public,
         "single": single,
         "dask": parallel,
         "warnings": warnings,
@@ -156,10 +264,12 @@ def test_every_decision_needed_all_files_and_came_out_alike(runs):
     result = runs["dask"]
     assert dict(result.excluded) == {
         "robots": 2,  # A/closed/1 (robots.txt in file 0), C/x/1 (in the evidence)
-        "tdmrep": 1,
+        "robots-unreachable": 8,  # F: robots.txt behind eight redirects, and 7 of its hops
+        "tdmrep": 3,  # B/res/x, and E's PDF and EPUB by their own metadata
         "noai": 2,  # A/twice in both files, D/orig
+        "rsl": 4,  # E/closed (licence in file 6), E/open/linked.html (its Link), G twice
         "registry-url": 1,
-        "registry-content": 1,
+        "registry-content": 2,  # A/reprint, and E/open/copy.pdf: the PDF's text
         "reserved-copy": 1,  # A/copy, read before its original
     }
     assert dict(result.excluded) == dict(runs["single"].excluded)
@@ -240,3 +350,104 @@ def test_workers_and_scheduler_together_are_a_usage_error(tmp_path):
         assert "Traceback" not in done.stderr
         if status == 1:
             assert done.stderr.strip().splitlines()[-1].startswith("Error: cannot reach the Dask")
+
+
+def test_the_manifest_is_the_single_process_one(runs):
+    dask, single = _manifest(runs["tmp"] / "dask"), _manifest(runs["tmp"] / "single")
+    assert dask == single
+    assert dask["header"]["kind"] == "filter" and dask["header"]["registry"]["url_rules"] == 1
+    assert len(dask["records"]) == runs["dask"].pages_kept
+    manifest = read_manifest(runs["tmp"] / "dask")
+    assert sorted(f.path for f in manifest.warc_files) == sorted(
+        f"warc/{Path(p).name}" for p in runs["dask"].files
+    )
+
+
+def test_verify_accepts_the_dask_output_and_its_signature(runs):
+    done = _verify(runs["tmp"] / "dask", runs["public_key"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is True
+    assert (runs["tmp"] / "dask" / "manifest.json.sig").is_file()
+
+
+def test_documents_licences_and_redirects_are_decided_on_the_workers(runs):
+    rows = {
+        url: (reason, source)
+        for url, _stage, reason, source, *_ in _audit(runs["tmp"] / "dask")["exclusions"]
+    }
+    assert rows[f"{E}/closed/page.html"] == ("rsl", "robots.txt")  # licence in another file
+    assert rows[f"{E}/open/linked.html"][0] == "rsl"  # named by the page's Link header
+    assert rows[f"{E}/open/reserved.pdf"] == ("tdmrep", "pdf")
+    assert rows[f"{E}/open/reserved.epub"][0] == "tdmrep"
+    assert rows[f"{E}/open/copy.pdf"][0] == "registry-content"
+    assert rows[f"{F}/page"][0] == "robots-unreachable"  # eight redirects: a full disallow
+    assert rows[f"{G}/book"][0] == "rsl"  # a paid licence nobody holds
+    assert f"{E}/open/kitap.pdf" not in rows
+    kept = {url for url, *_ in _audit(runs["tmp"] / "dask")["kept"]}
+    assert f"{E}/open/kitap.pdf" in kept
+
+
+def test_each_exclusion_points_to_the_input_record_it_was_decided_on(runs):
+    from warcio.archiveiterator import ArchiveIterator
+
+    db = sqlite3.connect(runs["tmp"] / "dask" / "audit.sqlite")
+    rows = db.execute(
+        "select url, evidence_warc, evidence_offset, evidence_record_id from exclusions"
+    ).fetchall()
+    db.close()
+    inputs = {str(p.resolve()) for p in runs["inputs"]}
+    assert rows and all(warc in inputs for _, warc, _, _ in rows)
+    for url, warc, offset, record_id in rows:
+        with open(warc, "rb") as handle:
+            handle.seek(offset)
+            record = next(iter(ArchiveIterator(handle)))
+        assert record.rec_headers.get_header("WARC-Record-ID") == record_id
+        assert record.rec_headers.get_header("WARC-Target-URI") == url
+
+
+def test_the_command_with_settings_licences_signing_and_a_registry_service(runs, tmp_path):
+    """The same options, -s and a registry service on both sides: one process and Dask."""
+    with RegistryServer(tmp_path / "optout.sqlite") as service:
+        status, _ = post_json(
+            service.base + "/api/v1/entries",
+            {"kind": "url", "pattern": f"{A}/registered/poem", "author": "Әлия"},
+        )
+        assert status == 201
+        status, _ = upload_work(
+            service.base, "Әлия", [("шығарма.txt", work_text(11, words=220).encode())]
+        )
+        assert status == 201
+        args = [*map(str, runs["inputs"]), "--evidence", str(runs["evidence"])]
+        args += ["--registry", service.base, "-s", "TDMCRAWL_NOAI=false"]
+        args += ["--rsl-license", PAID, "--robots-redirects-unavailable"]
+        args += ["--sign-key", str(runs["private_key"]), "--json"]
+        command = [sys.executable, "-m", "tdmcrawl.crawler.cli", "filter", *args]
+        outs = {"single": tmp_path / "single", "dask": tmp_path / "dask"}
+        summaries = {}
+        for name, extra in (("single", []), ("dask", ["--workers", "2"])):
+            done = subprocess.run(
+                [*command, "--out", str(outs[name]), *extra],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stderr
+            summaries[name] = json.loads(done.stdout)
+    assert _records(outs["dask"]) == _records(outs["single"])
+    assert _audit(outs["dask"]) == _audit(outs["single"])
+    assert _manifest(outs["dask"]) == _manifest(outs["single"])
+    for summary in summaries.values():
+        summary.pop("files"), summary.pop("crawl_id")
+    assert summaries["dask"] == summaries["single"]
+    # Each option took effect: noai read as no reservation, the paid licence held, the
+    # robots.txt behind eight redirects unavailable (allow all), the service's rules applied.
+    excluded = summaries["dask"]["excluded_by_reason"]
+    assert "noai" not in excluded and excluded["registry-url"] == 1
+    assert excluded["registry-content"] >= 1
+    kept = {url for url, *_ in _audit(outs["dask"])["kept"]}
+    assert {f"{G}/book", f"{F}/page", f"{D}/orig"} <= kept
+    assert (outs["dask"] / "registry-replica.sqlite").is_file()
+    assert _audit(outs["dask"])["registry_states"]  # the service's state, audited once
+    done = _verify(outs["dask"], runs["public_key"])
+    assert done.returncode == 0, done.stdout + done.stderr

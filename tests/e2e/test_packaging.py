@@ -67,6 +67,10 @@ def test_the_wheel_holds_every_module_and_data_file(wheel: zipfile.ZipFile) -> N
             assert f"tdmcrawl/{path.relative_to(paths.ROOT).as_posix()}" in names, path
     assert "tdmcrawl/optout/data/ai_training_tokens.json" in names
     assert "tdmcrawl/crawler/demo/sites/sites.json" in names
+    # The registry service's pages, stylesheet and catalogs (kk, ru, en).
+    assert "tdmcrawl/registry/service/templates/form.html" in names
+    assert "tdmcrawl/registry/service/static/style.css" in names
+    assert "tdmcrawl/registry/locale/kk/LC_MESSAGES/tdmcrawl.po" in names
     for package in ("optout", "dedup", "registry"):
         assert f"tdmcrawl/{package}/py.typed" in names
 
@@ -100,3 +104,26 @@ def test_the_scan_would_see_a_bare_import(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("import crawler.cli\nfrom optout.policy import evaluate\n")
     assert len(_bare_imports(probe)) == 2
+
+
+def test_every_module_imports() -> None:
+    """A name imported from a module that no longer has it fails here, not in a user's crawl
+    (mypy covers optout, dedup and registry; this covers every module, crawler's too)."""
+    import importlib
+    import pkgutil
+
+    import tdmcrawl.crawler
+    import tdmcrawl.dedup
+    import tdmcrawl.optout
+    import tdmcrawl.registry
+
+    failed = []
+    for package in (tdmcrawl.crawler, tdmcrawl.optout, tdmcrawl.dedup, tdmcrawl.registry):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if module.name.endswith("__main__"):
+                continue  # runs the CLI when imported
+            try:
+                importlib.import_module(module.name)
+            except Exception as exc:
+                failed.append(f"{module.name}: {exc!r}")
+    assert failed == []

@@ -22,18 +22,48 @@ SWITCHES = {
     "content_usage": "TDMCRAWL_CONTENT_USAGE",
     "content_signal": "TDMCRAWL_CONTENT_SIGNAL",
     "aipref_compat": "TDMCRAWL_AIPREF_COMPAT",
+    "rsl": "TDMCRAWL_RSL",
+    "rsl_token_variants": "TDMCRAWL_RSL_TOKEN_VARIANTS",
+    "tdmrep_object": "TDMCRAWL_TDMREP_OBJECT",
+    "tdmrep_string": "TDMCRAWL_TDMREP_STRING",
+    "tdmrep_variants": "TDMCRAWL_TDMREP_VARIANTS",
+    "ai_agent_lookalikes": "TDMCRAWL_AI_AGENTS_LOOKALIKES",
 }
+# Fields that are not on/off switches, each with a setting tested below.
+VALUED = {"token", "html_meta_max_bytes", "rsl_licenses", "robots_comments", "agents"}
 
 
 def test_every_policy_field_has_a_setting():
     fields = {f.name for f in dataclasses.fields(PolicyConfig)}
-    assert set(SWITCHES) | {"token", "html_meta_max_bytes"} == fields
+    off_by_default = {"robots_redirects_unavailable": "TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE"}
+    assert set(SWITCHES) | set(off_by_default) | VALUED == fields
+    for field, name in off_by_default.items():
+        assert getattr(tdm_settings.policy_config(Settings()), field) is False
+        assert getattr(tdm_settings.policy_config(Settings({name: "True"})), field) is True
     for field, name in SWITCHES.items():
         assert getattr(tdm_settings.policy_config(Settings()), field) is True
         off = tdm_settings.policy_config(Settings({name: "False"}))
         assert getattr(off, field) is False, name
         others = {f: getattr(off, f) for f in SWITCHES if f != field}
         assert all(others.values()), f"{name} switched more than itself: {others}"
+
+
+def test_valued_policy_fields_reach_the_policy():
+    config = tdm_settings.policy_config(
+        Settings(
+            {
+                "TDMCRAWL_ROBOTS_COMMENTS": "warn",
+                "TDMCRAWL_RSL_LICENSES": "https://a.kz/license.xml,https://c.org/l",
+            }
+        )
+    )
+    assert config.robots_comments == "warn"
+    assert config.rsl_licenses == ("https://a.kz/license.xml", "https://c.org/l")
+    assert config.agents is not None and config.agents.version
+    default = tdm_settings.policy_config(Settings())
+    assert (default.robots_comments, default.rsl_licenses) == ("reserve", ())
+    with pytest.raises(ValueError, match="TDMCRAWL_ROBOTS_COMMENTS"):
+        tdm_settings.policy_config(Settings({"TDMCRAWL_ROBOTS_COMMENTS": "maybe"}))
 
 
 def test_meta_scan_size_and_token_reach_the_policy():

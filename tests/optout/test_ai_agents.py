@@ -12,6 +12,7 @@ from tdmcrawl.optout.ai_agents import (
     ai_agent_reasons,
     ai_training_tokens,
     ai_txt_reasons,
+    leading_token,
     parse_ai_txt,
 )
 from tdmcrawl.optout.decision import Decision, ReasonCode
@@ -70,12 +71,78 @@ def test_search_bots_are_not_training_tokens(search_bot: str) -> None:
 def test_token_list_file_is_consistent() -> None:
     text = resources.files("optout").joinpath("data", "ai_training_tokens.json").read_text()
     data = json.loads(text)
-    tokens = [entry["token"] for entry in data["tokens"]]
-    assert len({t.lower() for t in tokens}) == len(tokens)
-    assert not {t.lower() for t in tokens} & {e["token"].lower() for e in data["not_training"]}
-    # Each is a token our parser can name a group by (letters, digits, _ and -).
-    assert all(t.replace("-", "").replace("_", "").isalnum() and t.isascii() for t in tokens)
+    names = [entry["token"] for entry in data["agents"]]
+    assert len({n.lower() for n in names}) == len(names)
+    for entry in data["agents"]:
+        # Every entry records its operator, its stated purpose with the source, its category.
+        assert entry["operator"] and entry["purpose"] and entry["source"], entry["token"]
+        assert entry["category"] in ("training", "training-and-answers", "answers-search")
+        assert isinstance(entry["reserves"], bool)
+        # An entry whose stated purpose is not training but that still reserves says why.
+        if entry["reserves"] and entry["category"] == "answers-search":
+            assert "restrictive" in entry["decision"], entry["token"]
+        # Each name has a leading product token a robots.txt group can be filed under.
+        assert leading_token(entry["token"]), entry["token"]
     assert AiTokenList.from_json(text) == ai_training_tokens()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "YandexAdditional",
+        "YandexAdditionalBot",
+        "Google-CloudVertexBot",
+        "ImagesiftBot",
+        "Amazonbot",
+        "Diffbot",
+    ],
+)
+def test_reexamined_entries_keep_the_restrictive_reading_with_a_documented_decision(
+    name: str,
+) -> None:
+    entry = ai_training_tokens().entry(name)
+    assert entry is not None and entry.reserves
+    assert "re-examined" in entry.decision and "restrictive" in entry.decision
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Kangaroo Bot",
+        "aiHitBot",
+        "Sidetrade indexer bot",
+        "Linguee Bot",
+        "CloudVertexBot",
+        "Poseidon Research Crawler",
+    ],
+)
+def test_training_crawlers_of_robots_json_are_in_the_list(name: str) -> None:
+    assert ai_training_tokens().is_training_token(name)
+
+
+@pytest.mark.parametrize(
+    ("group", "name"),
+    [
+        ("Kangaroo Bot", "Kangaroo Bot"),
+        ("Kangaroo", "Kangaroo Bot"),
+        ("kangaroo bot/1.0", "Kangaroo Bot"),
+        ("Sidetrade indexer bot", "Sidetrade indexer bot"),
+        ("Linguee Bot", "Linguee Bot"),
+        ("Poseidon Research Crawler", "Poseidon Research Crawler"),
+        ("Brightbot 1.0", "Brightbot"),
+    ],
+)
+def test_multi_word_names_match_by_their_leading_product_token(group: str, name: str) -> None:
+    # RFC 9309 2.2.1: a User-agent value counts by its leading product token, so
+    # "User-agent: Kangaroo Bot" is the group of "kangaroo", and so is the list's name.
+    reasons = _reasons(f"User-agent: {group}\nDisallow: /\n")
+    assert [r.line for r in reasons] == [2]
+    assert name in reasons[0].evidence
+
+
+def test_a_multi_word_name_does_not_match_another_leading_token() -> None:
+    assert _reasons("User-agent: IndexerBot\nDisallow: /\n") == ()
+    assert _reasons("User-agent: Bot\nDisallow: /\n") == ()
 
 
 # --- robots-ai-agents (policy, optout-signals.md 5.2) ---------------------------

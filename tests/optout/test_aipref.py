@@ -176,3 +176,22 @@ def test_aipref_parsers_never_raise(value):
     path, rest = split_robots_rule(text)
     assert path is None or path.startswith("/")
     assert isinstance(rest, str)
+
+
+# vocab-08 (2026-09-14) and the inference categories proposed since -07: labels that are
+# not training are ignored for the training answer, and train-ai keeps its meaning.
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("infer-user=n, infer-system=n", UNKNOWN),
+        ("infer-system=n", UNKNOWN),
+        ("train-ai=y, infer-system=n", ALLOW),
+        ("train-ai=n, infer-user=y", DISALLOW),
+        ("search=y, infer-user=n, train-ai=n", DISALLOW),
+    ],
+)
+def test_aipref_vocab_08_inference_labels_do_not_decide_training(value, expected):
+    pref = parse_usage(value)
+    assert pref.train_ai is expected
+    assert pref.warnings == ()
+    assert ("infer-user" in value) is any(label == "infer-user" for label, _ in pref.labels)

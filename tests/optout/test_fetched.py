@@ -20,6 +20,7 @@ from tdmcrawl.optout.fetched import (
     file_body,
     robots_outcome,
 )
+from tdmcrawl.optout.robots import MAX_PARSE_BYTES
 
 ROBOTS = b"User-agent: *\nDisallow: /private\n"
 URL = "http://127.0.0.1/robots.txt"
@@ -30,7 +31,7 @@ URL = "http://127.0.0.1/robots.txt"
     [
         (200, RobotsStatus.PARSED),
         (204, RobotsStatus.PARSED),
-        (301, RobotsStatus.UNAVAILABLE),  # redirect the caller could not follow
+        (301, RobotsStatus.UNREACHABLE),  # our choice: a redirect the caller could not follow
         (400, RobotsStatus.UNAVAILABLE),  # RFC 9309 2.3.1.3
         (401, RobotsStatus.UNAVAILABLE),
         (403, RobotsStatus.UNAVAILABLE),
@@ -74,22 +75,43 @@ def test_policy_no_status_and_no_error_is_unreachable() -> None:
     assert robots_outcome(FetchResult(URL, None)).status is RobotsStatus.UNREACHABLE
 
 
-@pytest.mark.parametrize(
-    ("status", "redirects", "expected"),
-    [
-        (200, MAX_REDIRECTS, RobotsStatus.PARSED),  # five hops are followed (2.3.1.2)
-        (200, MAX_REDIRECTS + 1, RobotsStatus.UNAVAILABLE),
-        (302, MAX_REDIRECTS, RobotsStatus.UNAVAILABLE),  # a sixth redirect pending
-        (503, MAX_REDIRECTS + 3, RobotsStatus.UNAVAILABLE),
-    ],
-)
-def test_policy_more_than_five_redirects_is_unavailable(
+REDIRECT_CASES = [
+    (200, MAX_REDIRECTS, RobotsStatus.PARSED),  # five hops are followed (2.3.1.2)
+    (200, MAX_REDIRECTS + 1, RobotsStatus.UNREACHABLE),
+    (302, MAX_REDIRECTS, RobotsStatus.UNREACHABLE),  # a sixth redirect pending
+    (503, MAX_REDIRECTS + 3, RobotsStatus.UNREACHABLE),
+]
+
+
+# Our choice: RFC 9309 2.3.1.2 only *permits* "unavailable" (allow all); a loop is
+# as much a failure to serve the file as a 5xx, so by default it is a complete disallow.
+@pytest.mark.parametrize(("status", "redirects", "expected"), REDIRECT_CASES)
+def test_policy_more_than_five_redirects_is_unreachable_by_default(
     status: int, redirects: int, expected: RobotsStatus
 ) -> None:
     outcome = robots_outcome(FetchResult(URL, status, ROBOTS, redirects=redirects))
     assert outcome.status is expected
-    if expected is RobotsStatus.UNAVAILABLE:
+    if expected is RobotsStatus.UNREACHABLE:
+        (reason,) = outcome.reasons("http://127.0.0.1/public", "tdmcrawl")
+        assert reason.code is ReasonCode.ROBOTS_UNREACHABLE
+        assert "redirects" in reason.evidence
+        assert any("TDMCRAWL_ROBOTS_REDIRECTS_UNAVAILABLE" in w for w in outcome.warnings)
+
+
+@pytest.mark.parametrize(("status", "redirects", "expected"), REDIRECT_CASES)
+def test_policy_redirects_unavailable_switch_gives_the_rfc_lenient_reading(
+    status: int, redirects: int, expected: RobotsStatus
+) -> None:
+    result = FetchResult(URL, status, ROBOTS, redirects=redirects)
+    outcome = robots_outcome(result, redirects_unavailable=True)
+    lenient = RobotsStatus.UNAVAILABLE if expected is RobotsStatus.UNREACHABLE else expected
+    assert outcome.status is lenient
+    if lenient is RobotsStatus.UNAVAILABLE:
         assert any("2.3.1.2" in w for w in outcome.warnings)
+    # A 3xx that cannot be followed (no Location) reads alike.
+    assert robots_outcome(FetchResult(URL, 301, b""), redirects_unavailable=True).status is (
+        RobotsStatus.UNAVAILABLE
+    )
 
 
 def test_parsed_outcome_keeps_parser_and_content_type_warnings() -> None:
@@ -98,9 +120,27 @@ def test_parsed_outcome_keeps_parser_and_content_type_warnings() -> None:
         FetchResult(URL, 200, body, headers=(("Content-Type", "text/html; charset=utf-8"),))
     )
     assert outcome.status is RobotsStatus.PARSED
-    assert outcome.robots.allowed("http://127.0.0.1/x", "tdmcrawl")  # rules past 500 KiB
+    assert not outcome.robots.allowed("http://127.0.0.1/x", "tdmcrawl")  # past 500 KiB, read
     assert any("text/html" in w for w in outcome.warnings)
-    assert any("only the first" in w for w in outcome.warnings)
+
+
+# Our choice: a robots.txt cut by a size limit is not read in part (a Disallow past the
+# cut could forbid anything): complete disallow, as RFC 9309 2.3.1.4 for a failed fetch.
+@pytest.mark.parametrize(
+    "result",
+    [
+        FetchResult(URL, None, None, error="larger than 8388608 bytes", truncated=True),
+        FetchResult(URL, 200, b"User-agent: *\nAllow: /\n", truncated=True),
+        FetchResult(URL, 200, b"User-agent: *\nAllow: /\n" + b"#" * (MAX_PARSE_BYTES + 1)),
+    ],
+    ids=["cancelled", "cut-body", "over-parse-limit"],
+)
+def test_policy_robots_too_large_to_read_whole_is_unreachable(result: FetchResult) -> None:
+    outcome = robots_outcome(result)
+    assert outcome.status is RobotsStatus.UNREACHABLE
+    (reason,) = outcome.reasons("http://127.0.0.1/anything", "tdmcrawl")
+    assert reason.code is ReasonCode.ROBOTS_UNREACHABLE
+    assert "whole" in reason.evidence
 
 
 def test_file_body_only_for_success() -> None:
@@ -181,7 +221,7 @@ def _fetch(url: str, max_redirects: int = MAX_REDIRECTS) -> FetchResult:
         ("/429/robots.txt", RobotsStatus.UNREACHABLE, True),
         ("/503/robots.txt", RobotsStatus.UNREACHABLE, True),
         ("/hop/5/robots.txt", RobotsStatus.PARSED, True),
-        ("/hop/6/robots.txt", RobotsStatus.UNAVAILABLE, False),
+        ("/hop/6/robots.txt", RobotsStatus.UNREACHABLE, True),
     ],
 )
 def test_loopback_fetch_outcomes(

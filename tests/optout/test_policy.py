@@ -166,7 +166,10 @@ def test_policy_tdmrep_first_match_disagreement_is_a_warning():
 
 
 def test_policy_tdmrep_invalid_or_unreachable_file_is_no_signal_with_warning():
-    invalid = evaluate(URL, origin(tdmrep='{"location": "/", "tdm-reservation": 1}'))
+    # Strictly, an object is no file (the evident-intent reading is switched off here;
+    # tests/optout/test_lenient.py has it on).
+    strict = PolicyConfig(tdmrep_object=False)
+    invalid = evaluate(URL, origin(tdmrep='{"location": "/", "tdm-reservation": 1}'), config=strict)
     assert invalid.allowed and any("not an array" in w for w in invalid.warnings)
     failed = OriginSignals.from_fetches(
         tdmrep=FetchResult("https://a.example/.well-known/tdmrep.json", 503, b"")
@@ -416,3 +419,151 @@ def test_policy_origin_files_not_fetched_give_no_signal():
     assert evaluate(URL, signals, html('<meta name="robots" content="noai">')).codes == (
         ReasonCode.NOAI,
     )
+
+
+# -- our choices: signals that cannot be read whole reserve (issue 10) -------------------
+
+LATE = (
+    "<html><head><title>t</title><script>" + "var x = 1;\n" * 500 + "</script>"
+    '<meta name="robots" content="noai"></head><body>x</body></html>'
+)
+
+
+def test_policy_meta_scan_cut_by_the_limit_reserves_as_noai_and_tdmrep():
+    decision = evaluate(URL, origin(), html(LATE), PolicyConfig(html_meta_max_bytes=1024))
+    assert [(r.code.value, r.source) for r in decision.reasons] == [
+        ("noai", "meta"),
+        ("tdmrep", "meta"),
+    ]
+    assert all("html_meta_max_bytes=1024" in r.evidence for r in decision.reasons)
+    assert all(r.evidence.endswith("(fail closed)") for r in decision.reasons)
+    assert any("meta tags not read" in w for w in decision.warnings)
+    # Without the limit the page is read whole and its own tag decides.
+    whole = evaluate(URL, origin(), html(LATE))
+    assert codes(whole) == ["noai"] and "fail closed" not in whole.reasons[0].evidence
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (PolicyConfig(html_meta_max_bytes=1024, noai=False), ["tdmrep"]),
+        (PolicyConfig(html_meta_max_bytes=1024, tdmrep=False), ["noai"]),
+        (PolicyConfig(html_meta_max_bytes=1024, noai=False, tdmrep=False), []),
+    ],
+)
+def test_policy_meta_scan_cut_reserves_only_by_families_that_are_on(config, expected):
+    assert codes(evaluate(URL, origin(), html(LATE), config)) == expected
+
+
+def test_policy_cut_meta_scan_outweighs_a_readable_tdm_reservation_0():
+    body = '<head><meta name="tdm-reservation" content="0">' + " " * 3000 + "<title>t</title>"
+    decision = evaluate(URL, origin(), html(body), PolicyConfig(html_meta_max_bytes=1024))
+    assert ReasonCode.TDMREP in decision.codes
+
+
+def test_policy_truncated_body_reserves_html_only():
+    page = ResponseSignals(200, [("Content-Type", "text/html")], b"<p>x</p>", truncated=True)
+    assert codes(evaluate(URL, origin(), page)) == ["noai", "tdmrep"]
+    image = ResponseSignals(200, [("Content-Type", "image/png")], b"\x89PNG", truncated=True)
+    assert evaluate(URL, origin(), image).allowed  # no meta tags to miss
+
+
+def test_policy_xhtml_with_xml_declaration_and_no_content_type_is_sniffed():
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<html><head><meta name="robots" content="noai"/>'
+    )
+    assert codes(evaluate("https://a.example/x", origin(), ResponseSignals(200, [], body))) == [
+        "noai"
+    ]
+
+
+TDM_URL = "https://a.example/.well-known/tdmrep.json"
+
+
+def test_policy_tdmrep_read_in_part_reserves_paths_no_read_rule_matches():
+    signals = origin(tdmrep=b'[{"location": "/open/", "tdm-reservation": 0}, {"location": "/", ')
+    assert evaluate("https://a.example/open/x", signals).allowed  # its rule was read
+    decision = evaluate("https://a.example/other", signals)
+    assert codes(decision) == ["tdmrep"]
+    reason = decision.reasons[0]
+    assert reason.source == "well-known" and reason.evidence.endswith("(fail closed)")
+    assert "none of the 1 rule(s) read matches this path" in reason.evidence
+
+
+def test_policy_tdmrep_unread_part_is_superseded_by_a_header_like_any_file_value():
+    # TDMRep order: a valid header value supersedes the file's, even to relax it; an unread
+    # rule is read as the most a file could say (1), so the header still decides.
+    signals = origin(tdmrep=b'[{"location": "/open/", "tdm-reservation": 0}, ')
+    response = html("<p>x</p>", ("tdm-reservation", "0"))
+    assert evaluate("https://a.example/other", signals, response).allowed
+
+
+@pytest.mark.parametrize(
+    "fetch",
+    [
+        FetchResult(TDM_URL, None, None, error="larger than 8388608 bytes", truncated=True),
+        FetchResult(TDM_URL, 200, b'[{"location": "/a/", "tdm-reservation": 0}', truncated=True),
+    ],
+    ids=["crawl-cancelled", "filter-prefix"],
+)
+def test_policy_tdmrep_over_the_size_limit_never_reads_as_no_file(fetch):
+    signals = OriginSignals.from_fetches(tdmrep=fetch)
+    decision = evaluate("https://a.example/page", signals)
+    assert codes(decision) == ["tdmrep"] and "larger than" in decision.reasons[0].evidence
+    if fetch.body:  # the rules read from the prefix still decide their own paths
+        assert evaluate("https://a.example/a/x", signals).allowed
+
+
+def test_policy_tdmrep_unreachable_is_still_no_file():
+    # A 5xx or a network error is a failure to serve the file (TDMRep: "no protocol").
+    signals = OriginSignals.from_fetches(tdmrep=FetchResult(TDM_URL, 503, b"busy"))
+    assert evaluate("https://a.example/page", signals).allowed
+
+
+AI_URL = "https://a.example/ai.txt"
+
+
+@pytest.mark.parametrize(
+    "fetch",
+    [
+        FetchResult(AI_URL, None, None, error="larger than 8388608 bytes", truncated=True),
+        FetchResult(AI_URL, 200, b"User-agent: *\nAllow: /\n" + b"#" * (3 << 20)),
+    ],
+    ids=["over-size-limit", "over-parse-limit"],
+)
+def test_policy_ai_txt_too_large_to_read_reserves_every_path(fetch):
+    decision = evaluate("https://a.example/any/page", OriginSignals.from_fetches(ai_txt=fetch))
+    assert codes(decision) == ["ai-txt"]
+    assert decision.reasons[0].evidence.endswith("(fail closed)")
+    off = PolicyConfig(ai_txt=False)
+    assert evaluate(URL, OriginSignals.from_fetches(ai_txt=fetch), None, off).allowed
+
+
+def test_policy_ai_txt_too_large_html_page_is_still_ignored():
+    fetch = FetchResult(
+        AI_URL, 200, b"<!doctype html><html>", (("Content-Type", "text/html"),), truncated=True
+    )
+    assert evaluate(URL, OriginSignals.from_fetches(ai_txt=fetch)).allowed
+
+
+def test_policy_utf16_ai_txt_and_tdmrep_are_read():
+    utf16 = "\ufeffUser-agent: *\nDisallow: /\n".encode("utf-16-le")
+    assert codes(evaluate(URL, origin(ai_txt=utf16))) == ["ai-txt"]
+    tdm = '\ufeff[{"location": "/", "tdm-reservation": 1}]'.encode("utf-16-le")
+    assert codes(evaluate(URL, origin(tdmrep=tdm))) == ["tdmrep"]
+
+
+@pytest.mark.parametrize(("lenient", "expected"), [(False, ["robots-unreachable"]), (True, [])])
+def test_policy_robots_redirect_limit_reading_is_a_config_switch(lenient, expected):
+    loop = FetchResult("https://a.example/robots.txt", 302, b"", redirects=6)
+    config = PolicyConfig(robots_redirects_unavailable=lenient)
+    signals = OriginSignals.from_fetches(robots=loop, config=config)
+    decision = evaluate(URL, signals, None, config)
+    assert codes(decision) == expected
+    assert any("redirects" in w for w in decision.warnings)
+
+
+@pytest.mark.parametrize("value", [0, 1023, True, "4096", 10.5])
+def test_policy_html_meta_max_bytes_is_none_or_at_least_1024(value):
+    with pytest.raises(ValueError, match="html_meta_max_bytes"):
+        PolicyConfig(html_meta_max_bytes=value)

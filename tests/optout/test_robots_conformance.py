@@ -10,6 +10,7 @@ caller) the row says so in ``google``.
 
 from __future__ import annotations
 
+import codecs
 import json
 
 import pytest
@@ -357,3 +358,74 @@ def test_googleonly_index_html_directory_rule_quotes_the_allow_line() -> None:
     assert verdict.allowed and verdict.rule is not None
     assert verdict.rule.raw == "Allow: /docs/index.html"
     assert not robots.allowed("http://h/docs/other", "bot")
+
+
+# --- our choice: characters a URL may not hold raw (issue 10) ------------------
+# Real robots.txt lines; Scrapy (w3lib) and browsers send these characters
+# percent-encoded, so a raw rule never matched. Google's parser, Protego and
+# robotspy disallow these URLs; so do we, by encoding both sides alike.
+
+
+@pytest.mark.parametrize(
+    ("rule", "url"),
+    [
+        ("/?s={searchInput}/", "https://a.kz/?s=%7BsearchInput%7D/"),
+        ("/?s={searchInput}/", "https://a.kz/?s={searchInput}/"),
+        ("/b/*?*|", "https://a.kz/b/list?page=2%7C"),
+        ("/b/*?*|", "https://a.kz/b/list?page=2|"),
+        ("/*?q=*\\", "https://a.kz/find?q=a%5C"),
+        ("/c/^", "https://a.kz/c/%5Etop"),
+        ("/d/`", "https://a.kz/d/%60x"),
+        ("/e/[1]", "https://a.kz/e/%5B1%5D"),
+        ('/f/"q"', "https://a.kz/f/%22q%22"),
+        ("/g/<x>", "https://a.kz/g/%3Cx%3E"),
+        ("/*?t='", "https://a.kz/h?t=%27"),
+        ("/%7Bx%7D", "https://a.kz/{x}"),  # and the other way round
+        ("/%7bx%7d", "https://a.kz/%7Bx%7D"),
+    ],
+)
+def test_policy_robots_raw_unsafe_characters_match_the_encoded_request(rule: str, url: str) -> None:
+    robots = f"User-agent: *\nDisallow: {rule}\n"
+    assert not _allowed(robots, "tdmcrawl", url)
+    verdict = RobotsTxt.parse(robots.encode()).verdict(url, "tdmcrawl")
+    assert verdict.rule is not None and verdict.rule.raw == f"Disallow: {rule}"
+
+
+@pytest.mark.parametrize(
+    ("rule", "url"),
+    [
+        ("/?s={searchInput}/", "https://a.kz/?s=searchInput/"),
+        ("/b/*?*|", "https://a.kz/b/list?page=2"),
+        ("/c/^", "https://a.kz/c/top"),
+    ],
+)
+def test_policy_robots_unsafe_characters_still_mean_themselves(rule: str, url: str) -> None:
+    assert _allowed(f"User-agent: *\nDisallow: {rule}\n", "tdmcrawl", url)
+
+
+def test_policy_robots_unsafe_characters_normalise_idempotently() -> None:
+    once = normalise_path("/a{b}|c\\d^e`f[g]'h\"<i>")
+    assert once == "/a%7Bb%7D%7Cc%5Cd%5Ee%60f%5Bg%5D%27h%22%3Ci%3E"
+    assert normalise_path(once) == once
+    assert normalise_path("/*.php$") == "/*.php$"  # the pattern characters stay
+
+
+# --- our choice: encodings other than UTF-8 ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        codecs.BOM_UTF16_LE + "User-agent: *\nDisallow: /private/\n".encode("utf-16-le"),
+        codecs.BOM_UTF16_BE + "User-agent: *\nDisallow: /private/\n".encode("utf-16-be"),
+        codecs.BOM_UTF32_LE + "User-agent: *\nDisallow: /private/\n".encode("utf-32-le"),
+        "User-agent: *\nDisallow: /private/\n".encode("utf-16-le"),  # no BOM, evident
+    ],
+    ids=["utf-16-le-bom", "utf-16-be-bom", "utf-32-le-bom", "utf-16-le-no-bom"],
+)
+def test_policy_robots_utf16_file_is_decoded_not_read_as_empty(data: bytes) -> None:
+    robots = RobotsTxt.parse(data)
+    verdict = robots.verdict("https://a.kz/private/x", "tdmcrawl")
+    assert not verdict.allowed and verdict.rule is not None
+    assert (verdict.rule.raw, verdict.rule.line_no) == ("Disallow: /private/", 2)
+    assert any("not UTF-8" in w for w in robots.warnings)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tdmcrawl.optout import tdmrep
 from tdmcrawl.optout.tdmrep import (
     TdmRepFile,
     TdmValue,
@@ -121,8 +122,6 @@ def test_tdmrep_pattern_matching(pattern, path, matches):
         b'{"location": "/", "tdm-reservation": 1}',  # brackets are mandatory
         b'"[]"',
         b"\xff\xfe\x00[",
-        b"[" * 100_000,
-        b"[" + b" " * 600_000 + b"]",
     ],
 )
 def test_tdmrep_invalid_file_is_no_file_with_warning(body):
@@ -144,8 +143,8 @@ def test_tdmrep_empty_array_is_valid_and_silent():
     [
         (1, 1, False),
         (0, 0, False),
-        ("1", 1, True),  # our choice: the string is read as the number, with a warning
-        (" 0 ", 0, True),
+        ("1", 1, True),  # our choice: the string "1" is a reservation, with a warning
+        (" 0 ", None, True),  # our choice: a malformed value is never read as a permission
         (2, None, True),
         (True, None, True),
         ("yes", None, True),
@@ -325,3 +324,129 @@ def test_tdmrep_rule_patterns_never_raise(rules):
     for _, path in rules:
         tdm.match("https://a.example/" + path)
     assert len(tdm.rules) <= len(rules)
+
+
+# -- our choices: a file that cannot be read whole (issue 10) ----------------------------
+# It never grants more than the whole file would: the rules read before the break come
+# first in array order, so they decide their paths; any other path could be reserved by
+# a rule that was not read, and is reserved (TdmRepFile.unread says why).
+
+OPEN_THEN_CUT = b'[{"location": "/open/", "tdm-reservation": 0},\n {"location": "/", "tdm-res'
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (OPEN_THEN_CUT, "after 1 rule(s) (Unterminated string"),
+        (b'[{"location": "/open/", "tdm-reservation": 0}, {"location": "/x", }]', "breaks at"),
+        (b'[{"location": "/open/", "tdm-reservation": 0} {"location": "/"}]', "no ',' or ']'"),
+        (b'[{"location": "/open/", "tdm-reservation": 0}, {"location": "/\xff"}]', "not UTF-8"),
+        (b'[{"location": "/open/", "tdm-reservation": 0},', "ends after 1 rule(s)"),
+    ],
+    ids=["cut", "broken", "no-comma", "not-utf8", "cut-after-comma"],
+)
+def test_policy_tdmrep_array_read_in_part_reserves_what_was_not_read(body, why):
+    tdm = TdmRepFile.parse(body)
+    assert tdm.valid and why in tdm.unread
+    assert [r.location for r in tdm.rules] == ["/open/"]
+    assert tdm.match("https://a.example/open/a").reservation == 0  # read, first: it decides
+    assert tdm.match("https://a.example/other") is None  # no rule read: the policy reserves
+    assert any("read as reserved" in w for w in tdm.warnings)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b"[ {", b'[ "unterminated'],
+    ids=["deep-nesting", "cut-in-first-rule", "unterminated-string"],
+)
+def test_policy_tdmrep_array_unreadable_from_the_start_reserves_everything(body):
+    tdm = TdmRepFile.parse(body)
+    assert tdm.valid and tdm.rules == () and tdm.unread
+
+
+def test_policy_tdmrep_more_rules_than_kept_reserves_what_the_kept_do_not_match(monkeypatch):
+    monkeypatch.setattr(tdmrep, "MAX_RULES", 3)
+    tdm = _file(*({"location": f"/s{i}/", "tdm-reservation": 0} for i in range(5)))
+    assert len(tdm.rules) == 3 and "more than 3 rules" in tdm.unread
+    assert tdm.match("https://a.example/s2/x").index == 2
+    assert tdm.match("https://a.example/s4/x") is None
+
+
+def test_policy_tdmrep_whole_file_of_any_size_is_read_whole():
+    rules = [{"location": f"/s{i}/", "tdm-reservation": 1} for i in range(20_000)]
+    body = json.dumps(rules).encode()
+    assert len(body) > 512 * 1024  # the old limit, past which the file was ignored
+    tdm = TdmRepFile.parse(body)
+    assert tdm.unread is None and len(tdm.rules) == 20_000
+    assert tdm.match("https://a.example/s19999/a").index == 19_999
+    assert tdm.match("https://a.example/free") is None  # read whole: nothing over-read
+
+
+@pytest.mark.parametrize(
+    ("body", "warning"),
+    [
+        (b'[{"location": "/", "tdm-reservation": 1},]', "comma before its ']'"),
+        (b'[{"location": "/", "tdm-reservation": 1}] <!-- cms -->', "text after its array"),
+        (b"[" + b" " * 600_000 + b"]", None),
+    ],
+)
+def test_policy_tdmrep_harmless_slips_lose_no_rule(body, warning):
+    tdm = TdmRepFile.parse(body)
+    assert tdm.valid and tdm.unread is None
+    assert bool(tdm.warnings) is (warning is not None)
+    if warning:
+        assert any(warning in w for w in tdm.warnings)
+        assert tdm.match("https://a.example/x").reservation == 1
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_policy_tdmrep_utf16_with_bom_is_decoded(codec):
+    body = json.dumps([{"location": "/жеке/", "tdm-reservation": 1}], ensure_ascii=False)
+    raw = body.encode(codec)
+    if codec == "utf-16-be":
+        raw = b"\xfe\xff" + raw
+    tdm = TdmRepFile.parse(raw)
+    assert tdm.match("https://a.example/жеке/1").reservation == 1
+    assert any("byte order mark" in w for w in tdm.warnings)
+
+
+def test_policy_tdmrep_unreadable_file_has_no_rules_and_says_why():
+    tdm = TdmRepFile.unreadable("is larger than 8388608 bytes")
+    assert tdm.valid and tdm.rules == () and tdm.unread == "is larger than 8388608 bytes"
+    assert tdm.match("https://a.example/anything") is None
+
+
+@pytest.mark.parametrize(
+    ("location", "url"),
+    [
+        ("/?s={q}/", "https://a.example/?s=%7Bq%7D/"),
+        ("/b/*|", "https://a.example/b/x%7C"),
+        ("/c/^", "https://a.example/c/%5E1"),
+    ],
+)
+def test_policy_tdmrep_raw_unsafe_characters_match_the_encoded_request(location, url):
+    assert _file({"location": location, "tdm-reservation": 1}).match(url).index == 0
+
+
+# The rule index gives the first match in array order, as a scan of every rule would.
+_LOCATIONS = st.sampled_from(
+    ["/", "/a", "/a/", "/a/*", "/a*.pdf$", "*", "*.pdf", "/a/b$", "/b/", "/ab", "*/b/", "/a$"]
+)
+_PATHS = st.sampled_from(["/", "/a", "/a/", "/a/b", "/a/b/c.pdf", "/ab", "/b/", "/x.pdf", "/c"])
+
+
+@given(st.lists(_LOCATIONS, max_size=12), _PATHS)
+def test_policy_tdmrep_index_finds_the_first_rule_a_scan_finds(locations, path):
+    tdm = _file(*({"location": loc, "tdm-reservation": i % 2} for i, loc in enumerate(locations)))
+    scanned = next((r for r in tdm.rules if r.matches(path)), None)
+    assert tdm.match_path(path) is scanned
+    if scanned is not None:
+        later = [
+            r
+            for r in tdm.rules
+            if r.index > scanned.index
+            and len(r.location) > len(scanned.location)
+            and r.reservation != scanned.reservation
+            and r.matches(path)
+        ]
+        assert tdm.shadowed("", scanned, path=path) is (later[0] if later else None)

@@ -54,11 +54,11 @@ def test_domain_display_parses_back():
 
 def test_script_confirms_and_reports_in_unicode_and_refuses_a_bare_word(tmp_path):
     db = str(tmp_path / "r.sqlite")
-    answers = "Әлия\n\n2\nnope\nмысал.kz/блог\ny\n"
+    answers = "Әлия\n\n2\nnope\nмысал.kz/блог\nn\ny\n"  # n: not the www twin
     proc = run_script(["--registry", db], stdin=answers)
     assert proc.returncode == 0, proc.stderr
     assert "'nope' is not a web address" in proc.stderr
-    assert "Opt out: every URL starting with https://мысал.kz/блог" in proc.stdout
-    assert "Registered: every URL starting with https://мысал.kz/блог" in proc.stdout
+    assert "Opt out: every page whose address starts with https://мысал.kz/блог/" in proc.stdout
+    assert "Registered: every page whose address starts with https://мысал.kz/блог/" in proc.stdout
     flags = run_script(["--registry", db, "--name", "A", "--url", "nope", "--yes"])
     assert flags.returncode == 1 and "not a web address" in flags.stderr

@@ -44,10 +44,17 @@ def test_script_help_ends_with_an_example():
     assert "--yes" in example
 
 
-def test_script_without_tdmcrawl_installed_says_so_in_one_line(tmp_path):
-    # -S: no site-packages, so neither click nor tdmcrawl can be imported.
+def test_script_runs_on_a_python_with_only_the_standard_library(tmp_path):
+    # -S -I: no site-packages, no user site, no PYTHON* variables: what an author has.
+    bare = [sys.executable, "-S", "-I", str(SCRIPT)]
     proc = subprocess.run(
-        [sys.executable, "-S", str(SCRIPT), "--help"],
+        [*bare, "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "--server" in proc.stdout and "--remove" in proc.stdout
+    # Only the operators' local mode needs tdmcrawl, and it says so in one line.
+    proc = subprocess.run(
+        [*bare, "--registry", "r.sqlite", "--name", "A", "--site", "a.kz", "--yes"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -56,12 +63,14 @@ def test_script_without_tdmcrawl_installed_says_so_in_one_line(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error:") and "venv" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("Error:")
+    assert "tdmcrawl installed" in lines[0] and "--server" in lines[0]
+    assert not (tmp_path / "r.sqlite").exists()
 
 
 def test_docs_show_every_command_in_use():
     docs = (ROOT / "docs" / "registry.md").read_text(encoding="utf-8")
-    code = "\n".join(re.findall(r"```(?:sh)?\n(.*?)```", docs, flags=re.DOTALL))
+    code = "\n".join(re.findall(r"```[a-z]*\n(.*?)```", docs, flags=re.DOTALL))
     for name in COMMANDS:
         examples = re.findall(
             rf"^tdmcrawl registry {name} (?!--registry DB)\S.*$", code, flags=re.MULTILINE

@@ -54,7 +54,9 @@ def test_interactive_site_registration_with_a_retry_on_bad_input(tmp_path):
 
 def test_interactive_prefix_without_scheme_and_no_email(tmp_path):
     db = tmp_path / "optout.sqlite"
-    proc = run_script(["--registry", str(db)], stdin="Иван Петров\n\n2\nexample.ru/статьи/\n\n")
+    # "n": not the www twin the script offers; then Enter confirms.
+    proc = run_script(["--registry", str(db)], stdin="Иван Петров\n\n2\nexample.ru/статьи/\nn\n\n")
+    assert "www.example.ru" in proc.stdout
     assert proc.returncode == 0, proc.stderr
     with RegistryReader(db) as reader:
         match = reader.match_url("http://example.ru/статьи/первая")
@@ -105,7 +107,7 @@ def test_a_file_that_is_not_a_registry_is_refused_before_any_question(tmp_path):
 
 def test_declining_registers_nothing(tmp_path):
     db = tmp_path / "optout.sqlite"
-    proc = run_script(["--registry", str(db)], stdin="A\n\n1\nhttps://a.kz/page\nn\n")
+    proc = run_script(["--registry", str(db)], stdin="A\n\n1\nhttps://a.kz/page\nn\nn\n")
     assert proc.returncode == 0, proc.stderr
     assert "Nothing registered" in proc.stdout
     assert not db.exists()

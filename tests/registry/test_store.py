@@ -51,7 +51,7 @@ def test_add_url_rule_stores_who_and_when_and_only_a_token_hash(reg, tmp_path):
     assert len(done.token) >= 32
     raw = (tmp_path / "r.sqlite").read_bytes() + (tmp_path / "r.sqlite-wal").read_bytes()
     assert done.token.encode() not in raw
-    assert reg.token_hash(entry.id).startswith("scrypt$")
+    assert reg.token_hash(entry.id).startswith("sha256$")  # see registry/tokens.py
     assert reg.get(entry.id) == entry
 
 
@@ -167,9 +167,10 @@ def test_one_file_work_is_keyed_by_its_id(reg, tmp_path):
         ("empty.txt", b"", "empty"),
         ("blank.md", b"  \n\t ", "empty"),
         ("bin.txt", b"abc\x00\x01\x02" * 50, "binary"),
-        ("latin1.txt", "Қазақ".encode("utf-16"), "binary|not UTF-8"),
-        ("cp1251.txt", "Привет мир".encode("cp1251"), "not UTF-8"),
-        ("book.pdf", b"%PDF-1.4", "unsupported file type '.pdf'"),
+        ("short16.txt", "Қазақ".encode("utf-16"), "too short"),  # read (UTF-16), then too short
+        ("short1251.txt", "Привет мир".encode("cp1251"), "too short"),
+        ("book.pdf", b"%PDF-1.4", "cannot read it as a PDF document"),
+        ("book.rtf", b"{\\rtf1 text}", "unsupported file type '.rtf'"),
         ("short.txt", "Бір сөйлем ғана.".encode(), "too short"),
         ("empty.html", b"<html><body><script>x()</script></body></html>", "no text"),
     ],
@@ -249,7 +250,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path):
             "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
         )
     ]
-    assert names == ["0001_entries", "0002_works"]
+    assert names == ["0001_entries", "0002_works", "0003_service"]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
 

@@ -10,4 +10,8 @@ DATA = TESTS / "data"
 DOCS = ROOT / "docs"
 CORPUS = ROOT / "benchmarks" / "corpus"
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots and the like, git-ignored
-DESIGN = ROOT.parent / "shared" / "DESIGN.md"  # the steering repository's, when beside us
+SHARED = ROOT.parent / "shared"  # the steering repository's shared/, when beside us
+DESIGN = SHARED / "DESIGN.md"
+# Real robots.txt comment blocks quoted from public repositories: data of that kind is
+# kept in shared/, never in this repository.
+REAL_COMMENTS = SHARED / "data" / "robots_comments" / "labelled.jsonl"

@@ -82,8 +82,10 @@ def run_script(
     args: list[str], stdin: str = "", cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run scripts/register-optout with the venv's Python first on PATH."""
-    full_env = {k: v for k, v in os.environ.items() if k != "TDMCRAWL_REGISTRY"}
-    full_env.update({"PYTHONIOENCODING": "utf-8", **(env or {})})
+    # English questions unless a test asks for another language (the script reads the locale).
+    skip = {"TDMCRAWL_REGISTRY", "TDMCRAWL_REGISTRY_URL", "LANGUAGE", "LC_ALL", "LC_MESSAGES"}
+    full_env = {k: v for k, v in os.environ.items() if k not in skip}
+    full_env.update({"PYTHONIOENCODING": "utf-8", "LANG": "C.UTF-8", **(env or {})})
     full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
     return subprocess.run(
         [str(SCRIPT), *args],

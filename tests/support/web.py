@@ -138,14 +138,14 @@ def check_web() -> LoopbackWeb:
             },
         ),
         Site("r404", {"/page.html": page("404 robots", "allowed")}),
-        Site("chain6", {"/page.html": page("chain6", "allowed: robots unavailable")}),
+        Site("chain6", {"/page.html": page("chain6", "never requested: robots unreachable")}),
         Site("chain5", {"/page.html": page("chain5", "never requested")}),
         Site(
             "big",
             {
                 "/robots.txt": Reply(200, [("Content-Type", "text/plain")], big_robots()),
                 "/early/a.html": page("early", "never requested"),
-                "/late/a.html": page("late", "allowed: rule past 500 KiB"),
+                "/late/a.html": page("late", "never requested: rule past 500 KiB"),
             },
         ),
         Site(
@@ -157,7 +157,7 @@ def check_web() -> LoopbackWeb:
                     [("Content-Type", "application/json")],
                     b'[{"location": "/", "tdm-reservation": 1',
                 ),
-                "/page.html": page("tdmbad", "allowed"),
+                "/page.html": page("tdmbad", "reserved: the file is cut short"),
             },
         ),
         Site(
