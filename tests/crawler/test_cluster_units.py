@@ -12,6 +12,7 @@ import pytest
 import redis
 from scrapy.settings import Settings
 
+from tdmcrawl.crawler.budget import PageBudget
 from tdmcrawl.crawler.cluster import Cluster, fetch_from_json, fetch_to_json, lease_ttl
 from tdmcrawl.optout.fetched import FetchResult
 from tests.support.redis import redis_server
@@ -117,6 +118,20 @@ def test_the_page_budget_is_one_for_all_nodes(client):
     assert sorted(n for n in taken if n) == [1, 2, 3, 4, 5]
     assert taken.count(0) == 4
     assert nodes[0].pages_taken() == 5
+
+
+def test_the_crawls_page_budget_counts_in_redis_with_a_cluster(client):
+    # crawler/budget.py is the one place that decides; with a cluster its count is Redis'.
+    a, b = _node(client, "a"), _node(client, "b")
+    budgets = {"a": PageBudget(3, lambda: a), "b": PageBudget(3, lambda: b)}
+    taken = [(name, budgets[name].take()) for _ in range(3) for name in "ab"]
+    assert [ok for _, ok in taken] == [True, True, True, False, False, False]
+    # a took the last page and knows it at once; b learnt it when its take was refused.
+    assert budgets["a"].exhausted and budgets["b"].exhausted
+    assert (budgets["a"].sent, budgets["b"].sent) == (2, 1)
+    assert a.pages_taken() == 3
+    alone = PageBudget(2)  # no cluster: the count is this process's
+    assert [alone.take() for _ in range(3)] == [True, True, False] and alone.exhausted
 
 
 def test_the_lease_time_defaults_to_fifteen_seconds():

@@ -19,6 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from tests.support.frontier import (
     DELAYED_PAGES,
+    RSL_PAGE,
     audit_rows,
     fetched_by,
     polite_web,
@@ -42,7 +43,7 @@ POLITE = [
 ]
 
 
-ORIGIN_FILES = ("/robots.txt", "/.well-known/tdmrep.json", "/ai.txt")
+ORIGIN_FILES = ("/robots.txt", "/.well-known/tdmrep.json", "/ai.txt", "/licence.xml")
 
 
 def _contact(name: str) -> str:
@@ -172,6 +173,10 @@ def test_origin_files_are_fetched_once_for_the_cluster(cluster):
         paths = web.requested_paths(site)
         assert paths.count("/robots.txt") == 1, (site, paths)
         assert paths.count("/.well-known/tdmrep.json") == 1, (site, paths)
+    # The RSL licence free's robots.txt names, too: one node fetched it for all three.
+    assert web.requested_paths("free").count("/licence.xml") == 1
+    rsl = [r for r in audit_rows(web, cluster["tmp"] / "merged")[1] if r[2] == "rsl"]
+    assert [r[0] for r in rsl] == [f"free:{RSL_PAGE}"], rsl
 
 
 def test_a_node_that_joins_late_takes_a_share(cluster):
@@ -211,8 +216,8 @@ def test_the_merged_audit_equals_the_single_node_crawl(cluster):
     kept_single, excluded_single = audit_rows(cluster["single_web"], tmp / "single")
     kept, excluded = audit_rows(cluster["web"], tmp / "merged")
     assert (kept, excluded) == (kept_single, excluded_single)
-    assert len(kept_single) == 2 + DELAYED_PAGES + 12  # two indexes, their pages
-    assert {r for _, _, r in excluded_single} == {"robots", "tdmrep"}
+    assert len(kept_single) == 2 + DELAYED_PAGES + 11  # two indexes, their pages but one
+    assert {r for _, _, r in excluded_single} == {"robots", "tdmrep", "rsl"}
 
 
 def test_max_pages_is_a_cap_for_the_whole_cluster(tmp_path):
@@ -242,7 +247,8 @@ def test_max_pages_is_a_cap_for_the_whole_cluster(tmp_path):
                 kept += json.loads(stdout)["kept"]
             pages = _pages(web.requested_paths("free")) + _pages(web.requested_paths("delayed"))
     assert len(pages) == 5, pages  # three nodes, one budget
-    assert kept == 5
+    # Every page sent was kept but the one the licence reserves (fetched for its fingerprint).
+    assert kept == len([p for p in pages if p != RSL_PAGE])
 
 
 def test_robots_txt_is_fetched_once_per_ttl_for_the_cluster(tmp_path):

@@ -133,9 +133,18 @@ class InFlight:
         return serve
 
 
+# The licence of the ``free`` site: its first page may not be used to train AI.
+RSL_PAGE = "/f0.html"
+FREE_LICENCE = (
+    f'<rsl xmlns="https://rslstandard.org/rsl"><content url="{RSL_PAGE}"><license>'
+    '<prohibits type="usage">ai-train</prohibits></license></content></rsl>'
+).encode()
+
+
 def polite_web() -> tuple[LoopbackWeb, InFlight]:
-    """``delayed`` asks for Crawl-delay: 1; ``free`` answers slowly; ``reserved`` has a
-    tdmrep.json reservation (an exclusion whose evidence is an origin file)."""
+    """``delayed`` asks for Crawl-delay: 1; ``free`` answers slowly and its robots.txt
+    names an RSL licence that reserves one page; ``reserved`` has a tdmrep.json
+    reservation (an exclusion whose evidence is an origin file)."""
     delayed_paths = [f"/d{i}.html" for i in range(DELAYED_PAGES)]
     free_paths = [f"/f{i}.html" for i in range(FREE_PAGES)]
     delayed = Site(
@@ -157,7 +166,8 @@ def polite_web() -> tuple[LoopbackWeb, InFlight]:
     free = Site(
         "free",
         {
-            "/robots.txt": text_reply("User-agent: *\nAllow: /\n"),
+            "/robots.txt": text_reply("License: /licence.xml\nUser-agent: *\nAllow: /\n"),
+            "/licence.xml": Reply(200, [("Content-Type", "application/rsl+xml")], FREE_LICENCE),
             "/": page("Free", RUSSIAN, free_paths),
         },
         host="127.0.0.2",  # hosts of their own: crawlers throttle per host, not per port
