@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from tdmcrawl.registry.entries import SCOPES, clean_author, clean_email, clean_scope, clean_title
-from tdmcrawl.registry.errors import N_, InvalidInput, InvalidWorkFile, WrongToken
+from tdmcrawl.registry.errors import N_, InvalidInput, WrongToken
 from tdmcrawl.registry.feed import FEED_VERSION, feed_chunks, feed_state, parse_cursor, parse_limit
 from tdmcrawl.registry.i18n import LANGUAGES
 from tdmcrawl.registry.schema import open_readonly
@@ -39,10 +39,10 @@ from tdmcrawl.registry.service.core import (
     register_rules,
     register_work,
 )
-from tdmcrawl.registry.service.state import ServiceState, request_lang, service
+from tdmcrawl.registry.service.state import ServiceState, read_work_files, request_lang, service
 from tdmcrawl.registry.service.verify import WELL_KNOWN, check_ownership, verification_urls
 from tdmcrawl.registry.urlrules import display_form
-from tdmcrawl.registry.works import ACCEPTED_SUFFIXES, WorkText, work_text_from_bytes
+from tdmcrawl.registry.works import ACCEPTED_SUFFIXES
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -212,24 +212,7 @@ async def create_work(
     who = (clean_author(author), clean_email(email or None), clean_title(title or None))
     scope_value = clean_scope(scope or None)
     token = bearer(authorization) if authorization else None
-    if len(files) > state.config.max_files:
-        raise InvalidWorkFile.t(
-            N_("at most {max} files in one work"), field="files", max=state.config.max_files
-        )
-    parts: list[WorkText] = []
-    limit = state.config.max_file_bytes
-    for upload in files:
-        name = (upload.filename or "work.txt").replace("\\", "/").rsplit("/", 1)[-1][:200]
-        data = await upload.read(limit + 1)
-        if len(data) > limit:
-            raise InvalidWorkFile.t(
-                N_("{file}: {size} bytes, larger than the {limit} MiB limit"),
-                field="files",
-                file=name,
-                size=len(data),
-                limit=limit // (1024 * 1024),
-            )
-        parts.append(await run_in_threadpool(work_text_from_bytes, name, data))
+    parts = await read_work_files(state, files)
     _ = gettext_for(request_lang(request))
 
     def write() -> Registered:  # in a worker thread: its own registry connection

@@ -13,11 +13,14 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from tdmcrawl.registry.errors import (
     N_,
     DuplicateEntry,
     InvalidInput,
+    InvalidWorkFile,
     RegistryError,
     RegistryLocked,
     UnknownEntry,
@@ -31,6 +34,7 @@ from tdmcrawl.registry.service.security import (
     RateLimiter,
     new_csrf_token,
 )
+from tdmcrawl.registry.works import WorkText, work_text_from_bytes
 
 HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "tdmcrawl_lang"
@@ -72,6 +76,35 @@ class ServiceState:
         wait = self.limiter.allow(client, kind)
         if wait:
             raise RateLimited(wait)
+
+
+async def read_work_files(state: ServiceState, uploads: list[UploadFile]) -> list[WorkText]:
+    """The texts of a work's uploaded files, within the service's count and size limits.
+
+    The form and the API both register works through this, so both refuse the same.
+    """
+    if not uploads:
+        raise InvalidWorkFile.t(N_("a work needs at least one file"), field="files")
+    if len(uploads) > state.config.max_files:
+        raise InvalidWorkFile.t(
+            N_("at most {max} files in one work"), field="files", max=state.config.max_files
+        )
+    limit = state.config.max_file_bytes
+    parts = []
+    for upload in uploads:
+        # Only the base name: a browser may send a client-side path.
+        name = (upload.filename or "work.txt").replace("\\", "/").rsplit("/", 1)[-1][:200]
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidWorkFile.t(
+                N_("{file}: {size} bytes, larger than the {limit} MiB limit"),
+                field="files",
+                file=name,
+                size=len(data),
+                limit=limit // (1024 * 1024),
+            )
+        parts.append(await run_in_threadpool(work_text_from_bytes, name, data))
+    return parts
 
 
 def service(request: Request) -> ServiceState:

@@ -29,7 +29,6 @@ from tdmcrawl.registry.errors import (
     N_,
     DuplicateEntry,
     InvalidInput,
-    InvalidWorkFile,
     RegistryError,
 )
 from tdmcrawl.registry.service.core import (
@@ -55,6 +54,7 @@ from tdmcrawl.registry.service.state import (
     ServiceState,
     error_page,
     plain_duplicate,
+    read_work_files,
     render,
     request_lang,
     service,
@@ -62,7 +62,7 @@ from tdmcrawl.registry.service.state import (
 from tdmcrawl.registry.service.verify import WELL_KNOWN, check_ownership, verification_urls
 from tdmcrawl.registry.store import Registry
 from tdmcrawl.registry.urlrules import RuleKind, display_form
-from tdmcrawl.registry.works import ACCEPTED_SUFFIXES, WorkText, work_text_from_bytes
+from tdmcrawl.registry.works import ACCEPTED_SUFFIXES
 
 router = APIRouter(include_in_schema=False)
 
@@ -131,7 +131,7 @@ async def register(request: Request) -> Response:
         who = {"email": email, "title": title, "scope": scope}
         kind = values["kind"]
         if kind == "work":
-            parts = await _read_uploads(request, uploads)
+            parts = await read_work_files(state, uploads)
             receipt = await run_in_threadpool(
                 _registered, state, _, lambda reg: [register_work(reg, author, parts, **who)]
             )
@@ -188,27 +188,6 @@ def _registered(
         "email": done[0].entry.email,
         "title": done[0].entry.title,
     }
-
-
-async def _read_uploads(request: Request, uploads: list[UploadFile]) -> list[WorkText]:
-    state = service(request)
-    limit = state.config.max_file_bytes
-    if not uploads:
-        raise InvalidWorkFile.t(N_("a work needs at least one file"), field="files")
-    parts = []
-    for upload in uploads:
-        name = (upload.filename or "work.txt").replace("\\", "/").rsplit("/", 1)[-1][:200]
-        data = await upload.read(limit + 1)
-        if len(data) > limit:
-            raise InvalidWorkFile.t(
-                N_("{file}: {size} bytes, larger than the {limit} MiB limit"),
-                field="files",
-                file=name,
-                size=len(data),
-                limit=limit // (1024 * 1024),
-            )
-        parts.append(await run_in_threadpool(work_text_from_bytes, name, data))
-    return parts
 
 
 @router.get("/remove", response_class=HTMLResponse)
