@@ -7,6 +7,7 @@ mapping and the page renderer from here, so neither imports the other or ``app``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ class ServiceState:
             raise RateLimited(wait)
 
 
-async def read_work_files(state: ServiceState, uploads: list[UploadFile]) -> list[WorkText]:
+async def read_work_files(state: ServiceState, uploads: Sequence[UploadFile]) -> list[WorkText]:
     """The texts of a work's uploaded files, within the service's count and size limits.
 
     The form and the API both register works through this, so both refuse the same.
