@@ -23,6 +23,7 @@ from tdmcrawl.dedup import (
     document_kind,
     document_text,
     extract_main_text,
+    extract_query_text,
     fingerprint,
 )
 from tdmcrawl.optout.decision import Decision
@@ -48,10 +49,15 @@ class NearDuplicates:
             index.load_registry(registry, result.notes.append)
         return cls(index, scratch)
 
-    def _fingerprint(self, url: str, body: bytes) -> Any:
+    def _fingerprint(self, url: str, body: bytes, *, query: bool = False) -> Any:
+        """A reserved page's fingerprint (index side) or a kept page's (``query``: the faster
+        extractor, no positions; see ``dedup.extract``)."""
         kind = document_kind(None, body, url)
-        text = document_text(body, kind) if kind else extract_main_text(body, url)
-        return fingerprint(text, self.index.config)
+        if kind:
+            text = document_text(body, kind)
+        else:
+            text = extract_query_text(body, url) if query else extract_main_text(body, url)
+        return fingerprint(text, self.index.config, positions=not query)
 
     def reserve(self, url: str, body: bytes) -> None:
         """Add a reserved page's text to the index."""
@@ -61,7 +67,7 @@ class NearDuplicates:
 
     def spool(self, entry: RecordEntry, body: bytes) -> None:
         """Keep a kept page's fingerprint for :meth:`release`."""
-        fp = self._fingerprint(entry.uri, body)
+        fp = self._fingerprint(entry.uri, body, query=True)
         if fp is None:
             return
         data = fp.to_bytes()
