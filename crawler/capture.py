@@ -33,6 +33,7 @@ from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from tdmcrawl.crawler.clock import utc_now
+from tdmcrawl.crawler.politeness import host_gate
 from tdmcrawl.crawler.warc.capture import Capture, Header
 
 logger = logging.getLogger(__name__)
@@ -250,6 +251,16 @@ class WireHTTP11DownloadHandler(_HANDLER_BASE):
         self._pool._factory = _WireFactory
 
     async def download_request(self, request: Request) -> Response:
+        # The host gate lets the request go when the host's delay and concurrency allow it,
+        # here at the wire, after every queue (crawler/politeness.py).
+        gate = host_gate(self._crawler)
+        token = await gate.enter(request)
+        try:
+            return await self._download_request(request)
+        finally:
+            gate.leave(token)
+
+    async def _download_request(self, request: Request) -> Response:
         # Same as the parent's, with the agent that hands the wire head over.
         agent = _WireAgent(
             contextFactory=self._contextFactory,

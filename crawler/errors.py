@@ -9,6 +9,7 @@
      |    +-- NotAnAuditDatabase, SchemaError, AuditWriteError
      +-- FilterError          an input of ``tdmcrawl filter`` is not usable
      +-- FrontierError        the shared frontier (Redis) cannot be used
+     +-- ExportError          a corpus cannot be exported (its files and audit disagree)
      +-- RegistryUnreachable  a registry service unreachable, and no earlier copy of it
 
 The libraries beside the crawler have their own roots, ``RegistryError`` and
@@ -83,6 +84,11 @@ class FilterError(TdmcrawlError):
 
 class FrontierError(TdmcrawlError):
     """The shared frontier cannot be used: Redis unreachable, crawl already finished."""
+
+
+class ExportError(TdmcrawlError):
+    """``tdmcrawl export`` cannot read the corpus: a WARC file missing, a kept row that
+    points at another record."""
 
 
 class RegistryUnreachable(TdmcrawlError):

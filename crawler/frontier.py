@@ -22,8 +22,9 @@ What scrapy-redis leaves open, and this module closes:
   decisions) is dropped, as the gates compute it again on the node that
   fetches.
 - Origin files (robots.txt, tdmrep.json, ai.txt) never enter the frontier:
-  the origin gate downloads them directly, so every node fetches and keeps
-  its own copy as evidence for its own decisions.
+  the origin gate downloads them directly, once for the whole cluster
+  (``crawler/cluster.py``), and the nodes share that copy and its evidence.
+- ``--max-pages`` counts the page requests of all nodes (:mod:`crawler.budget`).
 
 The nodes of one crawl share the frontier key, the crawl id (so ``tdmcrawl
 audit merge`` combines their audits into one crawl) and, unless told
@@ -36,9 +37,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
-import re
-import socket
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -51,21 +49,27 @@ from twisted.internet import task
 from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.capture import CAPTURE_META
 from tdmcrawl.crawler.clock import iso_utc
-from tdmcrawl.crawler.errors import ConfigError, FrontierError
+from tdmcrawl.crawler.cluster import (
+    clean_key,
+    connect,
+    default_node,
+    lease_ttl,
+    node_id,
+    require_redis,
+)
+from tdmcrawl.crawler.errors import FrontierError
 from tdmcrawl.crawler.gates.netguard import SEED_META
 from tdmcrawl.crawler.gates.origin import PREFETCH_META
 from tdmcrawl.crawler.gates.response import DECISION_META
 
 logger = logging.getLogger(__name__)
 
-EXTRA_HINT = "pip install 'tdmcrawl[redis]'"
 SCHEDULER = "tdmcrawl.crawler.frontier.FrontierScheduler"
 DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
 BUSY_TTL = 30  # seconds a node counts as busy without a heartbeat (a killed node)
 HEARTBEAT = 0.5  # seconds between a node's checks of the shared queue while it waits
 # Meta that belongs to one fetch on one node: big (the raw capture) or recomputed by the gates.
 TRANSIENT_META = frozenset({CAPTURE_META, PREFETCH_META, DECISION_META})
-_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9:._-]+")
 
 # Pop the best request and mark this node busy in one step (see the module docstring).
 # It also files the request under this node's in-flight hash (request -> score) until the
@@ -87,38 +91,10 @@ return #items / 2
 """
 
 
-def require_redis() -> None:
-    """Fail at startup, in one line, when the optional ``redis`` extra is not installed."""
-    try:
-        import redis  # noqa: F401
-        import scrapy_redis  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError(f"the Redis frontier needs: {EXTRA_HINT} ({exc})") from exc
-
-
 def frontier_key(seeds: Iterable[str]) -> str:
     """The default key namespace: the same seeds give the same frontier on every node."""
     digest = hashlib.sha1("\n".join(sorted(set(seeds))).encode("utf-8")).hexdigest()
     return f"tdmcrawl:frontier:{digest[:16]}"
-
-
-def clean_key(key: str) -> str:
-    """A key usable in scrapy-redis' ``%``-formatted key templates and in logs."""
-    cleaned = _KEY_UNSAFE.sub("_", key.strip()).strip("_")
-    if not cleaned:
-        raise ConfigError(f"TDMCRAWL_FRONTIER_KEY {key!r} has no usable characters")
-    return cleaned
-
-
-def default_node() -> str:
-    """``hostname-pid``: unique among the processes of one machine, and safe in file names."""
-    host = re.sub(r"[^A-Za-z0-9.-]+", "_", socket.gethostname()) or "localhost"
-    return f"{host}-{os.getpid()}"
-
-
-def node_id(settings: Any) -> str:
-    value = settings.get("TDMCRAWL_NODE")
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(value)) if value else default_node()
 
 
 def configure(settings: Any) -> None:
@@ -127,6 +103,7 @@ def configure(settings: Any) -> None:
     if not url:
         return
     require_redis()
+    lease_ttl(settings)  # a bad value stops the start, not the first request
     explicit = settings.get("TDMCRAWL_FRONTIER_KEY")
     # Without a key (a plain Scrapy project), one frontier per spider name.
     key = clean_key(str(explicit)) if explicit else "tdmcrawl:%(spider)s"
@@ -148,28 +125,6 @@ def configure(settings: Any) -> None:
     }.items():
         # Below the project and -s: every one of these can still be set by the user.
         settings.set(name, value, priority="addon")
-
-
-def connect(url: str) -> Any:
-    """A Redis client that answered PING, or ``FrontierError`` in one line."""
-    require_redis()
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
-        client.ping()
-    except (redis.RedisError, ValueError, OSError) as exc:
-        raise FrontierError(f"cannot reach the Redis frontier at {redacted(url)}: {exc}") from exc
-    return client
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def join(url: str, key: str, *, crawl_id: str, resume: bool) -> str:

@@ -459,6 +459,20 @@ class CrawlSession:
             )
         return ref
 
+    def refer_evidence(
+        self, url: str, ref: WarcRef, kind: str, *, captured_at: str | None = None
+    ) -> None:
+        """Audit a capture another node of the cluster archived (its WARC file, not ours)."""
+        if self.audit is not None:
+            self.audit.record_evidence(
+                url,
+                warc_file=ref.filename,
+                offset=ref.offset,
+                record_id=ref.record_id,
+                kind=kind,
+                captured_at=captured_at,
+            )
+
     def record_page_evidence(
         self,
         capture: Capture | None,

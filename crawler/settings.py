@@ -149,6 +149,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "TDMCRAWL_FRONTIER_KEY": (None, "Key namespace of the shared frontier (default: from seeds)."),
     "TDMCRAWL_NODE": (None, "This process's name in a distributed crawl (default: host-pid)."),
+    "TDMCRAWL_LEASE_TTL": (
+        15,
+        "Seconds after which a dead node's host slots and origin-file lock are free again.",
+    ),
     # Origin files (robots.txt, tdmrep.json, ai.txt)
     "TDMCRAWL_ORIGIN_TTL": (86_400, "Seconds before an origin's files are fetched again."),
     "TDMCRAWL_ORIGIN_RETRY": (300, "Seconds a failed robots.txt fetch is trusted before a retry."),
@@ -157,7 +161,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "TDMCRAWL_AI_TXT": (True, "Fetch /ai.txt for every origin."),
     # Crawl shape
     "TDMCRAWL_SCOPE": ("host", "Follow links within: host | domain | any."),
-    "TDMCRAWL_MAX_PAGES": (0, "Send at most this many page requests (0: no limit)."),
+    "TDMCRAWL_MAX_PAGES": (
+        0,
+        "Send at most this many page requests (0: no limit); with --redis, for all nodes together.",
+    ),
     "TDMCRAWL_TEXT_TYPES": (
         ["text/html", "application/xhtml+xml", "text/plain"],
         "Content types that become pages of the output.",
@@ -337,6 +344,7 @@ RULES: dict[str, Rule] = {
     "TDMCRAWL_FRONTIER_REDIS": Rule("redis"),
     "TDMCRAWL_FRONTIER_KEY": Rule("text"),
     "TDMCRAWL_NODE": Rule("text"),  # made safe for file names by frontier.node_id
+    "TDMCRAWL_LEASE_TTL": Rule("float", minimum=1),
     "TDMCRAWL_ORIGIN_TTL": Rule("float", minimum=0),
     "TDMCRAWL_ORIGIN_RETRY": Rule("float", minimum=0),
     "TDMCRAWL_ORIGIN_MAXSIZE": Rule("int", minimum=1),

@@ -448,6 +448,7 @@ class AuditLog:
         record_id: str,
         kind: str,
         crawl_id: str | None = None,
+        captured_at: str | None = None,
     ) -> None:
         self._put(
             "evidence",
@@ -459,7 +460,7 @@ class AuditLog:
                 warc_file,
                 offset,
                 record_id,
-                self._clock(),
+                captured_at or self._clock(),
             ),
         )
 

@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "registry": "tdmcrawl.crawler.cli.registry:registry",
     "audit": "tdmcrawl.crawler.cli.audit:audit",
     "filter": "tdmcrawl.crawler.cli.filter:filter_warcs",
+    "export": "tdmcrawl.crawler.cli.export:export",
     "keygen": "tdmcrawl.crawler.cli.keygen:keygen",
     "recheck": "tdmcrawl.crawler.cli.recheck:recheck",
     "verify": "tdmcrawl.crawler.cli.verify:verify",

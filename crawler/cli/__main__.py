@@ -2,4 +2,6 @@
 
 from tdmcrawl.crawler.cli import main
 
-main()
+# Guarded: Dask's worker processes (`filter --workers`) start by importing the main module.
+if __name__ == "__main__":
+    main()

@@ -25,6 +25,7 @@ from tdmcrawl.crawler.cli.options import (
 )
 from tdmcrawl.crawler.errors import UsageError
 from tdmcrawl.crawler.filter import FilterOptions, FilterResult, filter_warc_files
+from tdmcrawl.crawler.filter.parallel import close_client, dask_client, filter_on_dask
 from tdmcrawl.crawler.signing import load_private_key
 from tdmcrawl.crawler.warc.records import DEFAULT_MAX_SIZE
 
@@ -108,6 +109,17 @@ FILTER_SETTINGS = frozenset(
     show_default=True,
     help="Rotate output files at this many bytes.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Run the passes on a local Dask cluster of N worker processes.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the passes on an existing Dask cluster, e.g. tcp://host:8786 "
+    "(DIR, inputs and registry at the same paths on every worker).",
+)
 @settings_option
 @sign_key_option
 @json_option
@@ -123,6 +135,8 @@ def filter_warcs(
     robots_redirects_unavailable: bool,
     rsl_licenses: tuple[str, ...],
     max_size: int,
+    workers: int | None,
+    scheduler: str | None,
     overrides: tuple[str, ...],
     sign_key: Path | None,
     as_json: bool,
@@ -135,10 +149,15 @@ def filter_warcs(
     pages with their request/metadata records and near-duplicates of reserved
     works, and audits each excluded URL in DIR/audit.sqlite.
 
+    With --workers or --scheduler, the work on each input file runs on Dask
+    (pip install 'tdmcrawl[dask]'); the output holds the same records.
+
     Example:
 
-        tdmcrawl filter CC-MAIN-*.warc.gz --evidence robotstxt/ --out clean
+        tdmcrawl filter CC-MAIN-*.warc.gz --evidence robotstxt/ --out clean --workers 4
     """
+    if workers and scheduler:
+        raise UsageError("give --workers or --scheduler, not both")
     extra = setting_overrides(overrides)
     ignored = sorted(set(extra) - FILTER_SETTINGS)
     if ignored and all(name in tds.SETTINGS for name in ignored):
@@ -175,7 +194,18 @@ def filter_warcs(
     if sign_key:
         load_private_key(sign_key)  # a key that cannot be used stops here, before any work
     try:
-        result = filter_warc_files(inputs, out_dir, evidence=evidence, options=options, warn=_warn)
+        if workers or scheduler:
+            client = dask_client(workers=workers, scheduler=scheduler)
+            try:
+                result = filter_on_dask(
+                    client, inputs, out_dir, evidence=evidence, options=options, warn=_warn
+                )
+            finally:
+                close_client(client)
+        else:
+            result = filter_warc_files(
+                inputs, out_dir, evidence=evidence, options=options, warn=_warn
+            )
     except OSError as exc:
         raise click.ClickException(f"cannot filter into {out_dir}: {exc}") from exc
     if as_json:

@@ -43,11 +43,18 @@ Route = Reply | Callable[["LoopbackWeb", LoggedRequest], Reply]
 
 
 class Site:
-    """One origin: exact paths (query ignored) -> a Reply or a function making one."""
+    """One origin: exact paths (query ignored) -> a Reply or a function making one.
 
-    def __init__(self, name: str, routes: dict[str, Route] | None = None) -> None:
+    ``host`` (a loopback address) gives the site a host of its own; by default
+    all sites share the web's, each on its own port (crawlers throttle per host).
+    """
+
+    def __init__(
+        self, name: str, routes: dict[str, Route] | None = None, *, host: str | None = None
+    ) -> None:
         self.name = name
         self.routes: dict[str, Route] = dict(routes or {})
+        self.host = host
 
     def add(self, path: str, route: Route) -> Site:
         self.routes[path] = route
@@ -94,7 +101,7 @@ class LoopbackWeb:
 
     def start(self) -> LoopbackWeb:
         for name, site in self.sites.items():
-            server = ThreadingHTTPServer((self.host, 0), _handler_for(self, site))
+            server = ThreadingHTTPServer((site.host or self.host, 0), _handler_for(self, site))
             server.daemon_threads = True
             self._servers[name] = server
         self._render_templates()
@@ -119,8 +126,8 @@ class LoopbackWeb:
     # -- addresses and the request log -----------------------------------------
 
     def origin(self, name: str) -> str:
-        port = self._servers[name].server_address[1]
-        return f"http://{self.host}:{port}"
+        host, port = self._servers[name].server_address[:2]
+        return f"http://{host}:{port}"
 
     def url(self, name: str, path: str = "/") -> str:
         return self.origin(name) + path

@@ -9,7 +9,7 @@ with every record tied to it (the most restrictive reading).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from pathlib import Path
 
 from tdmcrawl.crawler.errors import FilterError
@@ -54,6 +54,8 @@ class Decider:
         warn: Warn,
         scratch: Path,
         licences: Mapping[str, FetchResult] | None = None,
+        *,
+        near: NearDuplicates | None = None,
     ) -> None:
         self.origins = origins
         self.licences = dict(licences or {})
@@ -66,12 +68,13 @@ class Decider:
         self.excluded_entries: dict[str, RecordEntry] = {}
         self.excluded_ids: set[str] = set()
         self.follow = (
-            _open_registry(options.registry, scratch.parent, warn) if options.registry else None
+            open_registry(options.registry, scratch.parent, warn) if options.registry else None
         )
         self.registry = self.follow.reader if self.follow is not None else None
-        self.near = (
-            NearDuplicates.open(scratch, self.registry, result) if options.near_duplicates else None
-        )
+        # On a Dask worker, ``near`` only collects fingerprints (crawler/filter/parallel.py).
+        if near is None and options.near_duplicates:
+            near = NearDuplicates.open(scratch, self.registry, result)
+        self.near = near
 
     def origin(self, url: str) -> OriginSignals:
         key = origin_key(url)
@@ -146,21 +149,26 @@ class Decider:
         self.excluded_ids.update(entry.links)
 
     def drops(self, entry: RecordEntry) -> bool:
-        if entry.rtype == "warcinfo":
-            return False
-        # A dropped record takes its concurrent records and the revisits of it; a dropped
-        # revisit does not take the (possibly other URL's) record it refers to.
-        return (
-            entry.uri in self.excluded_urls
-            or entry.record_id in self.excluded_ids
-            or any(link in self.excluded_ids for link in entry.links + entry.refers)
-        )
+        return drops(entry, self.excluded_urls, self.excluded_ids)
 
     def close(self) -> None:
         if self.registry is not None:
             self.registry.close()
         if self.near is not None:
             self.near.close()
+
+
+def drops(entry: RecordEntry, excluded_urls: Container[str], excluded_ids: Container[str]) -> bool:
+    """Whether the copy leaves ``entry`` out, given the URLs and records excluded."""
+    if entry.rtype == "warcinfo":
+        return False
+    # A dropped record takes its concurrent records and the revisits of it; a dropped
+    # revisit does not take the (possibly other URL's) record it refers to.
+    return (
+        entry.uri in excluded_urls
+        or entry.record_id in excluded_ids
+        or any(link in excluded_ids for link in entry.links + entry.refers)
+    )
 
 
 def _is_document(read: ReadRecord) -> bool:
@@ -183,7 +191,7 @@ def _is_text_page(response: ResponseSignals) -> bool:
     return content_type.split(";", 1)[0].strip().lower() in TEXT_TYPES
 
 
-def _open_registry(source: Path | str, out_dir: Path, warn: Warn) -> FollowedRegistry:
+def open_registry(source: Path | str, out_dir: Path, warn: Warn) -> FollowedRegistry:
     """The registry file, or the replica of a registry service kept in the output
     directory (synced now; an unreachable service with no replica stops the run)."""
     replica = out_dir / REPLICA_NAME if is_remote(source) else None

@@ -35,10 +35,12 @@ class NearDuplicates:
     """Reserved-works index (registry works + reserved pages of the inputs) and the
     fingerprints of kept pages in a scratch file, checked once the index is complete."""
 
-    def __init__(self, index: ReservedWorks, scratch: Path) -> None:
+    def __init__(self, index: Any, scratch: Path, *, reopen: bool = False) -> None:
         self.index = index
         self.spool_path = scratch / "kept-fingerprints.bin"
-        self._spool = open(self.spool_path, "w+b")  # noqa: SIM115 - closed in close()
+        # reopen: the spool a Dask task wrote, checked by another (crawler/filter/parallel.py)
+        mode = "r+b" if reopen else "w+b"
+        self._spool = open(self.spool_path, mode)  # noqa: SIM115 - closed in close()
         self.kept: list[tuple[RecordEntry, int, int]] = []
 
     @classmethod
@@ -96,6 +98,7 @@ class NearDuplicates:
                     dropped += 1
         return dropped
 
-    def close(self) -> None:
+    def close(self, *, index: bool = True) -> None:
         self._spool.close()
-        self.index.close()
+        if index:
+            self.index.close()

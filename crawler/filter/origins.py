@@ -32,6 +32,9 @@ from tdmcrawl.optout.origins import (
 )
 from tdmcrawl.optout.policy import OriginSignals
 
+# URL -> (WARC-Date without its Z, the capture as a fetch)
+Captures = dict[str, tuple[str, FetchResult]]
+
 NO_ROBOTS_WARNING = "robots.txt of this origin is not in the inputs: no robots.txt signal read"
 NO_ROBOTS_CAPTURE = "no robots.txt capture in the inputs"
 _RSL_NS = b"rslstandard.org/rsl"
@@ -61,7 +64,18 @@ def collect_origin_files(
 ) -> tuple[dict[str, OriginSignals], dict[str, FetchResult]]:
     """:func:`collect_origins`, and the RSL licence captures by URL (every origin's
     signals carry them all, so a licence named anywhere is found)."""
-    captures = _captures(inputs, evidence, warn)
+    captures: Captures = {}
+    quiet: Warn = lambda message: None  # noqa: E731
+    for path, report in [(p, quiet) for p in inputs] + [(p, warn) for p in evidence]:
+        merge_captures(captures, file_captures(path, report))
+    return origins_from_captures(captures, options)
+
+
+def origins_from_captures(
+    captures: Captures, options: FilterOptions
+) -> tuple[dict[str, OriginSignals], dict[str, FetchResult]]:
+    """The origins' signals and the licences from the latest capture of each origin file,
+    licence and redirect (:func:`collect_origin_files` once the captures are read)."""
     licences = {}
     for url, (_, result) in captures.items():
         followed = _follow(result, captures)
@@ -98,42 +112,44 @@ def _is_licence_capture(result: FetchResult) -> bool:
     return urlsplit(result.url).path.lower().endswith(".xml") and _RSL_NS in body[:4096]
 
 
-def _captures(
-    inputs: Iterable[Path], evidence: Iterable[Path], warn: Warn
-) -> dict[str, tuple[str, FetchResult]]:
-    """URL -> (WARC-Date, fetch) of the latest readable capture of every origin file,
-    and of every redirect (so a robots.txt redirect can be followed to its target)."""
-    captures: dict[str, tuple[str, FetchResult]] = {}
-    quiet: Warn = lambda message: None  # noqa: E731
-    for path, report in [(p, quiet) for p in inputs] + [(p, warn) for p in evidence]:
-        for read in iter_records(path, report):
-            entry = read.entry
-            if entry.rtype != "response" or read.http is None or read.bad:
-                continue
-            if (
-                origin_file_at(entry.uri) is None
-                and not _is_redirect(read)
-                and not _may_be_licence(read)
-            ):
-                continue
-            body = read_body(read, ORIGIN_FILE_MAX_BYTES + 1)
-            if read.bad or body is None:
-                continue  # an unreadable capture is no capture
-            truncated = len(body) > ORIGIN_FILE_MAX_BYTES
-            result = FetchResult(
-                entry.uri,
-                int(read.http.get_statuscode()),
-                body[:ORIGIN_FILE_MAX_BYTES],
-                http_pairs(read.http),
-                error=f"larger than {ORIGIN_FILE_MAX_BYTES} bytes" if truncated else None,
-                truncated=truncated,
-            )
-            # "...00Z" against "...00.5Z": without the Z, ISO dates compare as strings.
-            date = read.date.strip().rstrip("Zz")
-            previous = captures.get(entry.uri)
-            if previous is None or date >= previous[0]:
-                captures[entry.uri] = (date, result)
+def file_captures(path: Path, warn: Warn) -> Captures:
+    """URL -> (WARC-Date, fetch) of the latest readable capture in ``path`` of every origin
+    file, possible licence and redirect (so a robots.txt redirect can be followed)."""
+    captures: Captures = {}
+    for read in iter_records(path, warn):
+        entry = read.entry
+        if entry.rtype != "response" or read.http is None or read.bad:
+            continue
+        if (
+            origin_file_at(entry.uri) is None
+            and not _is_redirect(read)
+            and not _may_be_licence(read)
+        ):
+            continue
+        body = read_body(read, ORIGIN_FILE_MAX_BYTES + 1)
+        if read.bad or body is None:
+            continue  # an unreadable capture is no capture
+        truncated = len(body) > ORIGIN_FILE_MAX_BYTES
+        result = FetchResult(
+            entry.uri,
+            int(read.http.get_statuscode()),
+            body[:ORIGIN_FILE_MAX_BYTES],
+            http_pairs(read.http),
+            error=f"larger than {ORIGIN_FILE_MAX_BYTES} bytes" if truncated else None,
+            truncated=truncated,
+        )
+        # "...00Z" against "...00.5Z": without the Z, ISO dates compare as strings.
+        merge_captures(captures, {entry.uri: (read.date.strip().rstrip("Zz"), result)})
     return captures
+
+
+def merge_captures(captures: Captures, more: Captures) -> None:
+    """Add ``more`` (read after ``captures``): the latest date wins, the later read on a tie,
+    so merging files' captures in input order gives what one pass over them gives."""
+    for url, (date, result) in more.items():
+        previous = captures.get(url)
+        if previous is None or date >= previous[0]:
+            captures[url] = (date, result)
 
 
 def _may_be_licence(read: ReadRecord) -> bool:
@@ -153,7 +169,7 @@ def _is_redirect(read: ReadRecord) -> bool:
     )
 
 
-def _follow(result: FetchResult, captures: dict[str, tuple[str, FetchResult]]) -> FetchResult:
+def _follow(result: FetchResult, captures: Captures) -> FetchResult:
     """Follow 3xx answers through the captured records, as the fetcher would have."""
     hops = 0
     current = result

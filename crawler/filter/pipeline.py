@@ -21,7 +21,7 @@ Records are read by :mod:`crawler.filter_read`. See docs/filter.md.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +58,7 @@ def filter_warc_files(
     options = options or FilterOptions()
     warn = warn or (lambda message: None)
     out = Path(out_dir)
-    inputs = expand_paths(inputs)
-    evidence_files = expand_paths(evidence)
-    if not inputs:
-        raise FilterError("no input WARC files")
-    for path in inputs + evidence_files:
-        if not path.is_file():
-            raise FilterError(f"{path}: no such file")
+    inputs, evidence_files = input_files(inputs, evidence)
     result = FilterResult()
     origins, licences = collect_origin_files(inputs, evidence_files, warn, options)
     result.origins = len(origins)
@@ -87,7 +81,9 @@ def filter_warc_files(
                     audit.record_registry_state(**decider.follow.state().to_dict())
                 entries = _decide_all(inputs, decider, result, warn)
                 decider.release_near_duplicates()
-                _audit_exclusions(audit, decider)
+                audit_exclusions(
+                    audit, decider.excluded_urls, decider.excluded_entries, decider.registry, result
+                )
                 copy_kept(inputs, entries, decider, writer, audit, result)
             finally:
                 decider.close()
@@ -95,6 +91,28 @@ def filter_warc_files(
         result.files = [str(p) for p in writer.close()]
         audit.finish_crawl(result.crawl_id, result.to_dict())
         audit.close()
+    finish_filter(out, options, result, registry)
+    return result
+
+
+def input_files(
+    inputs: Iterable[Path | str], evidence: Iterable[Path | str]
+) -> tuple[list[Path], list[Path]]:
+    """The input and evidence WARC files (directories expanded), all existing."""
+    input_paths = expand_paths(inputs)
+    evidence_paths = expand_paths(evidence)
+    if not input_paths:
+        raise FilterError("no input WARC files")
+    for path in input_paths + evidence_paths:
+        if not path.is_file():
+            raise FilterError(f"{path}: no such file")
+    return input_paths, evidence_paths
+
+
+def finish_filter(
+    out: Path, options: FilterOptions, result: FilterResult, registry: dict[str, Any] | None
+) -> None:
+    """``out/manifest.json`` of a finished filter run (signed with ``options.sign_key``)."""
     finish_corpus(
         out,
         kind="filter",
@@ -111,7 +129,6 @@ def filter_warc_files(
         registry=registry,
         sign_key=load_private_key(options.sign_key) if options.sign_key else None,
     )
-    return result
 
 
 def filter_dedup(options: FilterOptions) -> dict[str, Any] | None:
@@ -124,33 +141,42 @@ def filter_dedup(options: FilterOptions) -> dict[str, Any] | None:
 def _decide_all(
     inputs: list[Path], decider: Decider, result: FilterResult, warn: Warn
 ) -> list[list[RecordEntry]]:
-    entries: list[list[RecordEntry]] = []
-    for path in inputs:
-        kept: list[RecordEntry] = []
-        for read in iter_records(path, warn, result):
-            result.records_in += 1
-            decider.decide(path, read)
-            kept.append(read.entry)
-        if kept and (kept[-1].length <= 0 or not member_complete(path, kept[-1])):
-            # Cut short: its records go with it (the request before it, for one).
-            last = kept.pop()
-            if last.length > 0:
-                warn(
-                    f"{path}: the last gzip member ({last.uri or last.rtype}) is incomplete: "
-                    "skipped"
-                )
-                result.bad_records += 1
-            decider.exclude_record(last)
-        entries.append(kept)
-    return entries
+    return [decide_file(path, decider, result, warn) for path in inputs]
 
 
-def _audit_exclusions(audit: Any, decider: Decider) -> None:
-    entries = EntryRecorder(audit, decider.registry) if decider.registry is not None else None
-    for url, decision in decider.excluded_urls.items():
-        decider.result.excluded[decision.reasons[0].code.value] += 1
+def decide_file(
+    path: Path, decider: Decider, result: FilterResult, warn: Warn
+) -> list[RecordEntry]:
+    """Pass 2 over one input file: its records' entries, decided."""
+    kept: list[RecordEntry] = []
+    for read in iter_records(path, warn, result):
+        result.records_in += 1
+        decider.decide(path, read)
+        kept.append(read.entry)
+    if kept and (kept[-1].length <= 0 or not member_complete(path, kept[-1])):
+        # Cut short: its records go with it (the request before it, for one).
+        last = kept.pop()
+        if last.length > 0:
+            warn(f"{path}: the last gzip member ({last.uri or last.rtype}) is incomplete: skipped")
+            result.bad_records += 1
+        decider.exclude_record(last)
+    return kept
+
+
+def audit_exclusions(
+    audit: Any,
+    excluded_urls: Mapping[str, Decision],
+    excluded_entries: Mapping[str, RecordEntry],
+    registry: Any,
+    result: FilterResult,
+) -> None:
+    """One audit row per excluded URL (its first decision), counted by decisive reason,
+    with the registry entries behind registry exclusions."""
+    entries = EntryRecorder(audit, registry) if registry is not None else None
+    for url, decision in excluded_urls.items():
+        result.excluded[decision.reasons[0].code.value] += 1
         # The input record that was decided is the evidence: its headers and body are there.
-        source = decider.excluded_entries.get(url)
+        source = excluded_entries.get(url)
         audit.record_exclusion(
             decision,
             stage=audit_stage(decision),

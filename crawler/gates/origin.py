@@ -20,6 +20,11 @@ reports what the fetch saw as a ``FetchResult``.
 - Origin files are kept 24 h (``TDMCRAWL_ORIGIN_TTL``); a failed robots.txt
   (5xx, 429, network error) is trusted only ``TDMCRAWL_ORIGIN_RETRY`` seconds,
   then fetched again, so one bad minute doesn't close a site for the whole crawl.
+- In a distributed crawl (``--redis``) one node fetches an origin's files, and
+  each RSL licence, for the whole cluster and shares them, with its evidence
+  reference, for the same times (``crawler/cluster.py``); the other nodes
+  decide by that copy and their audit rows point to the fetching node's
+  evidence WARC file.
 - Redirect targets come back through this gate as new requests.
 """
 
@@ -39,9 +44,12 @@ from twisted.internet.defer import Deferred
 
 from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.capture import CAPTURE_META
+from tdmcrawl.crawler.clock import iso_utc
+from tdmcrawl.crawler.cluster import LOCK_POLL, Cluster, fetch_from_json, fetch_to_json
 from tdmcrawl.crawler.gates.netguard import AddressResolver, NetGuardBlocked, NetGuardMiddleware
-from tdmcrawl.crawler.politeness import apply_crawl_delay
+from tdmcrawl.crawler.politeness import apply_crawl_delay, sleep
 from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.crawler.warc.records import WarcRef
 from tdmcrawl.optout import rsl
 from tdmcrawl.optout.decision import Decision, ReasonCode
 from tdmcrawl.optout.fetched import MAX_REDIRECTS, FetchResult
@@ -85,7 +93,9 @@ class OriginEntry:
     signals: Any  # optout.policy.OriginSignals
     expires_at: float
     evidence: dict[str, Any] = field(default_factory=dict)  # kind -> WarcRef
+    urls: dict[str, str] = field(default_factory=dict)  # kind -> the URL its evidence archives
     licences: dict[str, FetchResult] = field(default_factory=dict)  # RSL licence URL -> fetch
+    files: dict[str, FetchResult] = field(default_factory=dict)  # signal -> fixed origin file
     fetching: dict[str, list[Deferred[None]]] = field(default_factory=dict)
 
 
@@ -167,7 +177,7 @@ class OriginGateMiddleware:
             return await maybe_deferred_to_future(waiter)
         self._waiting[key] = []
         try:
-            entry = await self._fetch_origin(key)
+            entry = await self._load_origin(key)
         except Exception as exc:
             for waiter in self._waiting.pop(key):
                 waiter.errback(exc)
@@ -177,9 +187,67 @@ class OriginGateMiddleware:
             waiter.callback(entry)
         return entry
 
+    async def _load_origin(self, key: Origin) -> OriginEntry:
+        """This node fetches the origin's files, or, in a cluster, the node that got there
+        first did (or does now) and shared them with their evidence."""
+        cluster = Cluster.of(self.crawler)
+        if cluster is None:
+            return await self._fetch_origin(key)
+        name = key.key
+        stored = await _claim(cluster, name)
+        if stored is not None:
+            return await self._shared_entry(key, *stored)
+        try:
+            entry = await self._fetch_origin(key)
+            cluster.store_origin(
+                name,
+                {
+                    "node": cluster.node,
+                    "files": {signal: fetch_to_json(r) for signal, r in entry.files.items()},
+                    "licences": list(entry.licences),  # each shared on its own (_licence)
+                    "evidence": {
+                        kind: _evidence_json(ref, entry.urls[kind])
+                        for kind, ref in entry.evidence.items()
+                        if kind != RSL_LICENSE.kind
+                    },
+                },
+                entry.expires_at - time.monotonic(),
+            )
+        finally:
+            cluster.unlock_origin(name)
+        return entry
+
+    async def _shared_entry(self, key: Origin, stored: dict[str, Any], ttl: float) -> OriginEntry:
+        """The files another node fetched: decided by alike, its evidence referred to."""
+        results: dict[str, Any] = {
+            signal: fetch_from_json(data) for signal, data in stored["files"].items()
+        }
+        entry = OriginEntry(signals=None, expires_at=0.0, files=dict(results))
+        for kind, data in (stored.get("evidence") or {}).items():
+            entry.evidence[kind] = self._refer(data, kind)
+            entry.urls[kind] = data["url"]
+        self.crawler.stats.inc_value("tdmcrawl/origin/shared")
+        policy = self.session.policy
+        robots_only = OriginSignals.from_fetches(
+            robots=results.get(ROBOTS_TXT.signal), config=policy
+        )
+        await self._fetch_licences(key, entry, list(stored.get("licences") or ()), robots_only)
+        results[RSL_LICENSE.signal] = dict(entry.licences)
+        entry.signals = OriginSignals.from_fetches(**results, config=policy)
+        self._apply_crawl_delay(key.host, entry.signals)
+        entry.expires_at = time.monotonic() + ttl
+        return entry
+
+    def _refer(self, data: dict[str, Any], kind: str) -> WarcRef:
+        """Another node's evidence capture, audited here as a reference to its WARC file."""
+        ref = WarcRef(data["warc_file"], int(data["offset"]), data["record_id"])
+        self.session.refer_evidence(data["url"], ref, kind, captured_at=data.get("captured_at"))
+        return ref
+
     async def _fetch_origin(self, key: Origin) -> OriginEntry:
         results: dict[str, Any] = {}
         evidence: dict[str, Any] = {}
+        urls: dict[str, str] = {}
         robots_only: OriginSignals | None = None
         for origin_file in FIXED_ORIGIN_FILES:
             if origin_file is AI_TXT and not self.fetch_ai_txt:
@@ -196,10 +264,15 @@ class OriginGateMiddleware:
             ref = self._write_evidence(result, capture, origin_file.kind)
             if ref is not None:
                 evidence[origin_file.kind] = ref
+                urls[origin_file.kind] = result.final_url or result.url
             if origin_file is ROBOTS_TXT:
                 robots_only = OriginSignals.from_fetches(robots=result, config=self.session.policy)
+                # The Crawl-delay holds from here on, for the other origin files too.
+                self._apply_crawl_delay(key.host, robots_only)
         robots_result = results[ROBOTS_TXT.signal]
-        entry = OriginEntry(signals=None, expires_at=0.0, evidence=evidence)
+        entry = OriginEntry(
+            signals=None, expires_at=0.0, evidence=evidence, urls=urls, files=dict(results)
+        )
         policy = self.session.policy
         if policy.rsl and robots_only is not None and robots_only.robots is not None:
             # RSL 1.0 section 4.4: License records of robots.txt (global or our group's).
@@ -238,13 +311,39 @@ class OriginGateMiddleware:
                 continue
             entry.fetching[url] = []
             try:
-                result, ref = await self._fetch_licence(key, url, robots_only)
+                result, ref = await self._licence(key, url, robots_only)
                 entry.licences[url] = result
                 if ref is not None:
                     entry.evidence[RSL_LICENSE.kind] = ref
+                    entry.urls[RSL_LICENSE.kind] = result.final_url or result.url
             finally:
                 for waiter in entry.fetching.pop(url):
                     waiter.callback(None)
+
+    async def _licence(
+        self, key: Origin, url: str, robots_only: OriginSignals
+    ) -> tuple[FetchResult, Any]:
+        """One licence document: fetched here, or in a cluster by the node that got there
+        first (shared by URL for the origin TTL, with its evidence)."""
+        cluster = Cluster.of(self.crawler)
+        if cluster is None:
+            return await self._fetch_licence(key, url, robots_only)
+        name = "licence:" + url
+        stored = await _claim(cluster, name)
+        if stored is not None:
+            data = stored[0]
+            evidence = data.get("evidence")
+            ref = self._refer(evidence, RSL_LICENSE.kind) if evidence else None
+            return fetch_from_json(data["file"]), ref
+        try:
+            result, ref = await self._fetch_licence(key, url, robots_only)
+            payload: dict[str, Any] = {"node": cluster.node, "file": fetch_to_json(result)}
+            if ref is not None:
+                payload["evidence"] = _evidence_json(ref, result.final_url or result.url)
+            cluster.store_origin(name, payload, self.ttl)
+        finally:
+            cluster.unlock_origin(name)
+        return result, ref
 
     async def _fetch_licence(
         self, key: Origin, url: str, robots_only: OriginSignals
@@ -343,6 +442,36 @@ class OriginGateMiddleware:
         delay = signals.robots.robots.crawl_delay(self.session.policy.token)
         if delay:
             apply_crawl_delay(self.crawler, host, float(delay))
+
+
+async def _claim(cluster: Cluster, name: str) -> tuple[dict[str, Any], float] | None:
+    """What another node stored under ``name`` (with the seconds it stays valid), or None
+    once this node holds the lock to fetch it itself.
+
+    A node that waits while it holds another lock may wait on a node that waits on it
+    (two robots.txt naming licences on each other's origins): after one lease time it
+    fetches the file itself, which costs one more request and never a decision."""
+    waited = 0.0
+    while True:
+        stored = cluster.load_origin(name)
+        if stored is not None:
+            return stored
+        if cluster.lock_origin(name):
+            return None
+        if cluster.locks and waited >= cluster.lease:
+            return None
+        await sleep(LOCK_POLL)  # another node is fetching it
+        waited += LOCK_POLL
+
+
+def _evidence_json(ref: WarcRef, url: str) -> dict[str, Any]:
+    return {
+        "url": url,
+        "warc_file": ref.filename,
+        "offset": ref.offset,
+        "record_id": ref.record_id,
+        "captured_at": iso_utc(),
+    }
 
 
 def _failed(url: str, final_url: str, redirects: int, exc: BaseException) -> FetchResult:

@@ -28,7 +28,6 @@ from tdmcrawl.registry.errors import N_, InvalidInput, InvalidWorkFile, WrongTok
 from tdmcrawl.registry.feed import FEED_VERSION, feed_chunks, feed_state, parse_cursor, parse_limit
 from tdmcrawl.registry.i18n import LANGUAGES
 from tdmcrawl.registry.schema import open_readonly
-from tdmcrawl.registry.service.app import ServiceState, request_lang, service
 from tdmcrawl.registry.service.core import (
     describe,
     describe_rule,
@@ -40,6 +39,7 @@ from tdmcrawl.registry.service.core import (
     register_rules,
     register_work,
 )
+from tdmcrawl.registry.service.state import ServiceState, request_lang, service
 from tdmcrawl.registry.service.verify import WELL_KNOWN, check_ownership, verification_urls
 from tdmcrawl.registry.urlrules import display_form
 from tdmcrawl.registry.works import ACCEPTED_SUFFIXES, WorkText, work_text_from_bytes

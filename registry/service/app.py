@@ -13,151 +13,52 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from tdmcrawl.registry.errors import (
-    N_,
     DuplicateEntry,
-    InvalidInput,
     RegistryError,
-    RegistryLocked,
-    UnknownEntry,
-    WrongToken,
 )
-from tdmcrawl.registry.i18n import LANGUAGES, negotiate
-from tdmcrawl.registry.service.core import Registries, ServiceConfig, gettext_for
+from tdmcrawl.registry.service import api, web
+from tdmcrawl.registry.service.core import ServiceConfig, gettext_for
 from tdmcrawl.registry.service.security import (
     BodyLimit,
     BodyTooLarge,
-    RateLimiter,
     Receive,
     Scope,
     SecurityHeaders,
     Send,
 )
+from tdmcrawl.registry.service.state import (
+    BAD_REQUEST,
+    HERE,
+    NOT_FOUND,
+    SERVER_ERROR,
+    TOO_LARGE,
+    TOO_MANY,
+    RateLimited,
+    ServiceState,
+    error_code,
+    error_page,
+    error_status,
+    is_api,
+    json_error,
+    plain_duplicate,
+    request_lang,
+)
 
 logger = logging.getLogger("tdmcrawl.registry.service")
-
-HERE = Path(__file__).resolve().parent
-LANG_COOKIE = "tdmcrawl_lang"
-API_PREFIX = "/api/"
-
-TOO_LARGE = N_("The files are too large: each file may have at most {limit} MiB.")
-TOO_MANY = N_("Too many requests from your address: please wait {seconds} seconds and try again.")
-SERVER_ERROR = N_(
-    "Something went wrong on our side; nothing was registered. Please try again later."
-)
-NOT_FOUND = N_("There is no such page here.")
-BAD_REQUEST = N_("The request is not understood: {why}")
-
-
-class RateLimited(Exception):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited for {retry_after:.0f} s")
-        self.retry_after = max(1, int(retry_after + 0.999))
-
-
-class ServiceState:
-    """What every handler reaches through ``request.app.state.service``."""
-
-    def __init__(self, config: ServiceConfig) -> None:
-        self.config = config
-        self.registries = Registries(config)
-        self.limiter = RateLimiter(
-            {"write": config.writes_per_minute, "read": config.reads_per_minute}
-        )
-        self.templates = Environment(
-            loader=FileSystemLoader(str(HERE / "templates")),
-            autoescape=select_autoescape(default=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-
-    def check_rate(self, request: Request, kind: str) -> None:
-        client = request.client.host if request.client else "unknown"
-        wait = self.limiter.allow(client, kind)
-        if wait:
-            raise RateLimited(wait)
-
-
-def service(request: Request) -> ServiceState:
-    state: ServiceState = request.app.state.service
-    return state
-
-
-def request_lang(request: Request) -> str:
-    """``?lang=`` first (the switch), then the cookie it set, then Accept-Language."""
-    asked = request.query_params.get("lang")
-    if asked in LANGUAGES:
-        return asked
-    cookie = request.cookies.get(LANG_COOKIE)
-    if cookie in LANGUAGES:
-        return cookie
-    return negotiate(request.headers.get("accept-language"))
-
-
-def is_api(request: Request) -> bool:
-    return request.url.path.startswith(API_PREFIX) or request.url.path == "/openapi.json"
-
-
-def plain_duplicate(exc: DuplicateEntry) -> DuplicateEntry:
-    """The same refusal without the scope's label ("train-ai" is not for authors)."""
-    return DuplicateEntry(exc.existing_id, exc.params.get("what", ""))
-
-
-def error_status(exc: RegistryError) -> int:
-    if isinstance(exc, InvalidInput):
-        return 422
-    if isinstance(exc, DuplicateEntry):
-        return 409
-    if isinstance(exc, UnknownEntry):
-        return 404
-    if isinstance(exc, WrongToken):
-        return 403
-    if isinstance(exc, RegistryLocked):
-        return 503
-    return 500
-
-
-def error_code(exc: RegistryError) -> str:
-    return {
-        422: "invalid-input",
-        409: "duplicate",
-        404: "unknown-entry",
-        403: "wrong-token",
-        503: "busy",
-    }.get(error_status(exc), "registry-error")
-
-
-def json_error(
-    status: int, code: str, message: str, *, field: str | None = None, **extra: Any
-) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        body["field"] = field
-    body.update(extra)
-    return JSONResponse({"error": body}, status_code=status)
-
-
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    from tdmcrawl.registry.service.web import render  # the form's renderer
-
-    return render(request, "error.html", {"message": message}, status=status)
 
 
 def create_app(config: ServiceConfig) -> RegistryApp:
     """The ASGI application of one registry (see the module docstring)."""
-    from tdmcrawl.registry.service import api, web
-
     state = ServiceState(config)
 
     @asynccontextmanager

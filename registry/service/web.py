@@ -32,15 +32,6 @@ from tdmcrawl.registry.errors import (
     InvalidWorkFile,
     RegistryError,
 )
-from tdmcrawl.registry.i18n import LANGUAGES, NAMES
-from tdmcrawl.registry.service.app import (
-    LANG_COOKIE,
-    ServiceState,
-    error_page,
-    plain_duplicate,
-    request_lang,
-    service,
-)
 from tdmcrawl.registry.service.core import (
     FORM_SCOPES,
     KIND_WORDS,
@@ -59,7 +50,14 @@ from tdmcrawl.registry.service.security import (
     CSRF_FIELD,
     BodyTooLarge,
     csrf_ok,
-    new_csrf_token,
+)
+from tdmcrawl.registry.service.state import (
+    ServiceState,
+    error_page,
+    plain_duplicate,
+    render,
+    request_lang,
+    service,
 )
 from tdmcrawl.registry.service.verify import WELL_KNOWN, check_ownership, verification_urls
 from tdmcrawl.registry.store import Registry
@@ -73,49 +71,6 @@ CSRF_FAILED = N_(
     "This form has expired or was sent from another site. Please open the form again "
     "and send it from there."
 )
-
-
-def render(
-    request: Request,
-    template: str,
-    context: dict[str, Any],
-    *,
-    status: int = 200,
-    switch: bool = True,
-) -> HTMLResponse:
-    """A page in the request's language, with a CSRF token for its forms."""
-    state = service(request)
-    lang = request_lang(request)
-    _ = gettext_for(lang)
-    cookie = request.cookies.get(CSRF_COOKIE)
-    fresh = not (isinstance(cookie, str) and len(cookie) >= 16)
-    csrf = new_csrf_token() if fresh or cookie is None else cookie
-    page = state.templates.get_template(template).render(
-        {
-            "_": _,
-            "lang": lang,
-            "languages": LANGUAGES,
-            "names": NAMES,
-            "switch": switch,
-            "path": request.url.path if request.method == "GET" else "/",
-            "csrf": csrf,
-            "csrf_field": CSRF_FIELD,
-            "keep_texts": state.config.keep_texts,
-            "max_file_mb": state.config.max_file_bytes // (1024 * 1024),
-            **context,
-        }
-    )
-    response = HTMLResponse(page, status_code=status)
-    secure = state.config.secure_cookies
-    if fresh:
-        response.set_cookie(
-            CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure, path="/"
-        )
-    if request.query_params.get("lang") in LANGUAGES:
-        response.set_cookie(
-            LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=secure, path="/"
-        )
-    return response
 
 
 def _form_context(values: dict[str, str] | None = None) -> dict[str, Any]:

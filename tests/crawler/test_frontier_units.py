@@ -11,9 +11,10 @@ from scrapy import Request
 from scrapy.settings import Settings
 from scrapy.utils.request import request_from_dict
 
-from tdmcrawl.crawler import frontier
+from tdmcrawl.crawler import cluster, frontier
 from tdmcrawl.crawler.addon import TdmcrawlAddon
 from tdmcrawl.crawler.demo.loopback import free_port
+from tdmcrawl.crawler.errors import ConfigError
 from tdmcrawl.crawler.gates.netguard import SEED_META
 from tests.support.redis import redis_server
 from tests.support.web import tdmcrawl
@@ -35,7 +36,7 @@ def test_frontier_key_depends_on_the_seed_set_only():
 
 def test_clean_key_makes_keys_safe_for_scrapy_redis_templates():
     assert frontier.clean_key("my crawl %(x)s ") == "my_crawl_x_s"
-    with pytest.raises(frontier.ConfigError):
+    with pytest.raises(ConfigError):
         frontier.clean_key("%%%")
 
 
@@ -131,7 +132,7 @@ def test_missing_redis_extra_is_one_config_error(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_redis)
     settings = Settings({"TDMCRAWL_FRONTIER_REDIS": "redis://127.0.0.1:1/0"})
-    with pytest.raises(frontier.ConfigError, match=r"pip install 'tdmcrawl\[redis\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'tdmcrawl\[redis\]'"):
         frontier.configure(settings)
 
 
@@ -165,8 +166,8 @@ def test_bad_redis_url_is_one_line_and_exit_1(tmp_path):
 
 
 def test_messages_never_show_the_redis_password(tmp_path):
-    assert frontier.redacted("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
-    assert frontier.redacted("redis://10.0.0.5/0") == "redis://10.0.0.5/0"
+    assert cluster.redacted("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
+    assert cluster.redacted("redis://10.0.0.5/0") == "redis://10.0.0.5/0"
     url = f"redis://user:s3cret@127.0.0.1:{free_port()}/0"
     with pytest.raises(frontier.FrontierError) as caught:
         frontier.connect(url)

@@ -71,8 +71,8 @@ def test_crawl_delay_is_honoured(tmp_path):
         times = [r.at for r in web.requests if r.path == "/" or r.path.startswith("/p")]
     assert len(times) == 5
     gaps = [b - a for a, b in pairwise(times)]
-    # Scrapy jitters the delay by +-50% unless told otherwise; the floor is what matters.
-    assert min(gaps) >= 0.4 * 0.5 - 0.02, gaps
+    # Scrapy jitters its delay by +-50%; the host gate keeps the Crawl-delay a floor.
+    assert min(gaps) >= 0.4, gaps
 
 
 def test_max_pages_depth_and_scope(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -97,15 +98,20 @@ def test_every_page_is_fetched_once_across_the_nodes(crawls):
     assert "home:/private/x.html" not in counts
 
 
-def test_each_node_fetches_the_origin_files_it_decides_by(crawls):
-    web = crawls["web"]
+def test_origin_files_are_fetched_once_for_the_cluster(crawls):
+    web, tmp = crawls["web"], crawls["tmp"]
+    fetched = fetched_by(web, _contact("node1")) + fetched_by(web, _contact("node2"))
+    assert fetched.count("home:/robots.txt") == 1
+    assert fetched.count("reserved:/.well-known/tdmrep.json") == 1
+    # The node that fetched them keeps the evidence; both audits point to that file.
+    evidence = {p.name for n in ("node1", "node2") for p in (tmp / n / "evidence").glob("*")}
     for name in ("node1", "node2"):
-        fetched = fetched_by(web, _contact(name))
-        assert "home:/robots.txt" in fetched, name
-        assert fetched.count("home:/robots.txt") == 1  # cached per node, not per request
-        # Its own copy is the evidence in its own audit.
-        out = crawls["tmp"] / name
-        assert list((out / "evidence").glob("*.warc.gz")), name
+        db = sqlite3.connect(tmp / name / "audit.sqlite")
+        try:
+            files = {row[0] for row in db.execute("select warc_file from evidence")}
+        finally:
+            db.close()
+        assert files and files <= evidence, name
 
 
 def test_union_of_the_nodes_equals_the_single_node_crawl(crawls):
