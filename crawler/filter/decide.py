@@ -73,7 +73,7 @@ class Decider:
         self.registry = self.follow.reader if self.follow is not None else None
         # On a Dask worker, ``near`` only collects fingerprints (crawler/filter/parallel.py).
         if near is None and options.near_duplicates:
-            near = NearDuplicates.open(scratch, self.registry, result)
+            near = NearDuplicates.open(scratch, self.registry, result, options.workers)
         self.near = near
 
     def origin(self, url: str) -> OriginSignals:
