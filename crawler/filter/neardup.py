@@ -44,7 +44,8 @@ from tdmcrawl.optout.decision import Decision
 
 Exclude = Callable[[RecordEntry, Decision], None]
 
-BATCH = 8  # pages per worker job: fewer, larger messages
+BATCH = 32  # pages per worker job: fewer, larger messages
+BATCH_BYTES = 16 << 20  # or fewer pages, when their bodies are this large
 IN_FLIGHT = 4  # batches queued per worker: bounds the bodies held in memory
 
 
@@ -85,6 +86,7 @@ class NearDuplicates:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
         self._batch: list[tuple[RecordEntry | None, str, bytes, bool]] = []
+        self._batch_bytes = 0
         # Batches sent, in the order their pages were read: (entry or None, url, query) each.
         self._pending: deque[
             tuple[list[tuple[RecordEntry | None, str, bool]], Future[list[Any]]]
@@ -94,6 +96,7 @@ class NearDuplicates:
         mode = "r+b" if reopen else "w+b"
         self._spool = open(self.spool_path, mode)  # noqa: SIM115 - closed in close()
         self.kept: list[tuple[RecordEntry, int, int]] = []
+        self._spool_end: int | None = None  # where the next fingerprint goes (None: seek)
 
     @classmethod
     def open(
@@ -130,15 +133,19 @@ class NearDuplicates:
         if fp is None:
             return
         data = fp.to_bytes()
-        start = self._spool.seek(0, os.SEEK_END)
-        self._spool.write(data)
+        if self._spool_end is None:
+            self._spool_end = self._spool.seek(0, os.SEEK_END)
+        start = self._spool_end
+        self._spool.write(data)  # at the end: only release() moves the position, after this
+        self._spool_end += len(data)
         self.kept.append((entry, start, len(data)))
 
     # -- worker processes ------------------------------------------------------------------
 
     def _submit(self, entry: RecordEntry | None, url: str, body: bytes, query: bool) -> None:
         self._batch.append((entry, url, body, query))
-        if len(self._batch) >= BATCH:
+        self._batch_bytes += len(body)
+        if len(self._batch) >= BATCH or self._batch_bytes >= BATCH_BYTES:
             self._send()
 
     def _send(self) -> None:
@@ -148,15 +155,22 @@ class NearDuplicates:
             self._executor = _pool(self.workers)
         jobs = [(url, body, query) for _, url, body, query in self._batch]
         pages = [(entry, url, query) for entry, url, _, query in self._batch]
-        self._batch = []
-        try:
-            future = self._executor.submit(_fingerprint_batch, self.index.config, jobs)
-        except Exception as exc:  # a broken pool refuses new work
-            raise _worker_failed(exc) from exc
+        self._batch, self._batch_bytes = [], 0
+        future: Future[list[Any]]
+        if len(self._pending) >= IN_FLIGHT * self.workers and not self._pending[0][1].done():
+            # The workers are behind: this batch is done here rather than waited for (its
+            # fingerprints still go in in read order, after those of the batches before it).
+            future = Future()
+            future.set_result(_fingerprint_batch(self.index.config, jobs))
+        else:
+            try:
+                future = self._executor.submit(_fingerprint_batch, self.index.config, jobs)
+            except Exception as exc:  # a broken pool refuses new work
+                raise _worker_failed(exc) from exc
         self._pending.append((pages, future))
         # Apply what is done, in order; wait for the oldest when too much is under way.
         while self._pending and (
-            self._pending[0][1].done() or len(self._pending) > IN_FLIGHT * self.workers
+            self._pending[0][1].done() or len(self._pending) > 2 * IN_FLIGHT * self.workers
         ):
             self._apply_oldest()
 
@@ -187,6 +201,7 @@ class NearDuplicates:
         """Check every spooled page against the complete index; returns pages dropped."""
         self.finish()
         self._stop_workers()
+        self._spool_end = None  # the reads below move the position
         if not len(self.index):
             return 0
         dropped = 0
