@@ -123,6 +123,13 @@ def _cpu_seconds() -> float:
     return times.user + times.system
 
 
+def _all_cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its children that have ended (the
+    filter's worker processes end with the run)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def _warm() -> None:
     """What a worker imports on its first task (Scrapy, trafilatura, lxml...): once per worker."""
     import tdmcrawl.crawler.filter.parallel  # noqa: F401
@@ -237,6 +244,7 @@ def compare(
 ) -> None:
     """The four (five with ``copy``) rows side by side, best of ``rounds`` alternating."""
     times: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}  # this process and its worker processes
     counts: dict[str, int] = {}
     outcome: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -256,9 +264,10 @@ def compare(
                     (name, lambda out=out, near=near: run_filter(inputs, out, evidence, near))
                 )
             for name, run in runs:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), _all_cpu_seconds()
                 done = run()
                 times.setdefault(name, []).append(time.perf_counter() - start)
+                cpus.setdefault(name, []).append(_all_cpu_seconds() - cpu)
                 if isinstance(done, int):
                     counts[name] = done
                 else:
@@ -274,15 +283,17 @@ def compare(
     )
     print(
         f"{'method':<30} {'records':>8} {'seconds':>8} {'records/s':>10} {'/warcio':>8}"
-        "  rounds (s)  outcome"
+        f" {'CPU s':>6} {'rec/CPU s':>9}  rounds (s)  outcome"
     )
     base = counts["warcio iteration"] / min(times["warcio iteration"])
     for name, measured in times.items():
         rate = counts[name] / min(measured)
         each = ", ".join(f"{t:.2f}" for t in measured)
+        cpu = min(cpus[name])
         print(
             f"{name:<30} {counts[name]:>8} {min(measured):>8.2f} {rate:>10.0f} "
-            f"{rate / base:>7.2f}x  {each}  {outcome.get(name, '')}"
+            f"{rate / base:>7.2f}x {cpu:>6.2f} {counts[name] / cpu:>9.0f}  {each}  "
+            f"{outcome.get(name, '')}"
         )
 
 

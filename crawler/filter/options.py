@@ -30,6 +30,8 @@ class FilterOptions:
     # Worker processes extracting and fingerprinting pages (TDMCRAWL_WORKERS); 0: in-process.
     # They change no decision, so they are not among the settings() recorded.
     workers: int = 1
+    # FastWARC reads the inputs it proves clean (crawler/filter/fastread.py); False: warcio only.
+    fast_read: bool = True
 
     def settings(self) -> dict[str, Any]:
         """The settings as the audit's ``crawls`` row and the output's warcinfo record them."""

@@ -62,7 +62,9 @@ def filter_warc_files(
     inputs, evidence_files = input_files(inputs, evidence)
     result = FilterResult()
     layouts: dict[Path, Layout] = {}  # inputs FastWARC may read (crawler/filter/fastread.py)
-    origins, licences = collect_origin_files(inputs, evidence_files, warn, options, layouts)
+    origins, licences = collect_origin_files(
+        inputs, evidence_files, warn, options, layouts if options.fast_read else None
+    )
     result.origins = len(origins)
     out.mkdir(parents=True, exist_ok=True)
     audit = AuditLog.open(out)
