@@ -230,6 +230,8 @@ def run_filter(
     options = FilterOptions(near_duplicates=near)
     if profile is None:
         return filter_warc_files(inputs, out, evidence=evidence, options=options)
+    # One process, so that the profile sees every part (workers would hide extraction).
+    options = FilterOptions(near_duplicates=near, workers=0)  # type: ignore[call-arg]
     profiler = cProfile.Profile()
     profiler.enable()
     try:
@@ -322,6 +324,38 @@ def profile_summary(inputs: list[Path], evidence: list[Path], top: int) -> None:
         stats = pstats.Stats(str(stats_file))
         stats.sort_stats("tottime").print_stats(top)
         stats.sort_stats("cumulative").print_stats(top)
+        shares(stats)
+
+
+# (label, file ending, function): the filter's parts, by cumulative time under cProfile.
+PARTS = [
+    ("pass 1: origin files (scan, captures)", "filter/origins.py", "collect_origin_files"),
+    ("pass 2: reading records (WARC + HTTP heads)", "filter/read.py", "iter_records"),
+    ("pass 2: reading bodies", "filter/read.py", "read_body"),
+    ("policy: optout.evaluate", "optout/policy.py", "evaluate"),
+    ("  of which <meta> scan (lxml)", "optout/html_meta.py", "extract_meta"),
+    ("text: trafilatura (reserved pages, index side)", "dedup/extract.py", "_trafilatura"),
+    ("text: resiliparse (kept pages, query side)", "dedup/extract.py", "_resiliparse"),
+    ("fingerprints", "dedup/fingerprint.py", "fingerprint"),
+    ("near-duplicate check (LSH, spool)", "filter/neardup.py", "release"),
+    ("copy: kept records + audit rows", "filter/copy.py", "copy_kept"),
+    ("audit: exclusion rows", "filter/pipeline.py", "audit_exclusions"),
+    ("manifest (digests from WARC heads)", "filter/pipeline.py", "finish_filter"),
+]
+
+
+def shares(stats: Any) -> None:
+    """Each part's share of the whole filter (one process, so the parts add up)."""
+    cumulative: dict[tuple[str, str], float] = {}
+    for (file_, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
+        for _label, ending, name in [*PARTS, ("", "filter/pipeline.py", "filter_warc_files")]:
+            if func == name and file_.endswith(ending):
+                cumulative[(ending, name)] = cumulative.get((ending, name), 0.0) + ct
+    total = cumulative.get(("filter/pipeline.py", "filter_warc_files"), 0.0)
+    print(f"\nshares of the full filter under cProfile ({total:.2f} s, one process):")
+    for label, ending, name in PARTS:
+        seconds = cumulative.get((ending, name), 0.0)
+        print(f"  {label:<48} {seconds:>6.2f} s {100 * seconds / total:>5.1f} %")
 
 
 def main() -> None:

@@ -159,18 +159,25 @@ def _warc_head(path: Path, offset: int) -> Any:
     iterator parses it) as ``describe`` reads a record, or None where unsure."""
     inflater = None
     head = b""
+    pending = b""
     with open(path, "rb") as handle:
         handle.seek(offset)
         while len(head) < _HEAD_MAX:
-            chunk = handle.read(_HEAD_READ)
-            if not chunk:
-                return None
-            if inflater is None and not head and chunk[:2] == b"\x1f\x8b":
-                inflater = zlib.decompressobj(wbits=31)
-            try:
-                head += inflater.decompress(chunk) if inflater is not None else chunk
-            except zlib.error:
-                return None
+            if not pending:
+                pending = handle.read(_HEAD_READ)
+                if not pending:
+                    return None
+                if inflater is None and not head and pending[:2] == b"\x1f\x8b":
+                    inflater = zlib.decompressobj(wbits=31)
+            if inflater is None:
+                head, pending = head + pending, b""
+            else:
+                try:
+                    # Inflate a little at a time: the head is all that is wanted.
+                    head += inflater.decompress(pending, _HEAD_READ)
+                except zlib.error:
+                    return None
+                pending = inflater.unconsumed_tail
             end = head.find(b"\r\n\r\n")
             if end >= 0:
                 head = head[: end + 4]
