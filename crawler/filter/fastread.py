@@ -74,7 +74,7 @@ def scan(path: Path, pick: Pick | None = None) -> tuple[Layout | None, list[int]
                 offsets.append(record.stream_pos)
                 lengths.append(record.content_length)
                 if pick is not None:
-                    rtype = (record.headers.get("WARC-Type") or "").lower()
+                    rtype = (header(record.headers, "WARC-Type") or "").lower()
                     if pick(rtype, record.headers, record):
                         picked.append(len(offsets) - 1)
             size = handle.seek(0, 2)
@@ -169,6 +169,20 @@ class _Stream:
         return bytes(line)
 
 
+def _text(value: bytes) -> str:
+    # As warcio decodes a header line: UTF-8, else ISO-8859-1 (FastWARC would put U+FFFD).
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("iso-8859-1")
+
+
+def header(headers: Any, name: str) -> str | None:
+    """The first value of a WARC header field (any case), decoded as warcio decodes it."""
+    value = headers.get_bytes(name.encode("ascii"))
+    return None if value is None else _text(value)
+
+
 @dataclass
 class FastRecord:
     """What :func:`crawler.filter.read.describe` needs of a record, from FastWARC."""
@@ -178,10 +192,10 @@ class FastRecord:
     stream: _Stream
 
     def header(self, name: str) -> str | None:
-        return self.headers.get(name)  # type: ignore[no-any-return]
+        return header(self.headers, name)
 
     def header_values(self, name: str) -> tuple[str, ...]:
-        return tuple(self.headers.get_multiple(name))
+        return tuple(_text(v) for v in self.headers.get_bytes_multiple(name.encode("ascii")))
 
     def content_stream(self, http: Any) -> Any:
         """The de-chunked, content-decoded body: warcio's readers over this stream."""
@@ -191,14 +205,22 @@ class FastRecord:
 
 def iter_fast(path: Path, layout: Layout) -> Iterator[tuple[int, int, FastRecord]]:
     """(offset, length, record) of every record of a proven file."""
+    changed = f"{path} changed while it was being filtered"
     index = 0
     with open(path, "rb") as handle:
-        for record in FastIterator(handle, parse_http=False, auto_decode="none"):
+        records = iter(FastIterator(handle, parse_http=False, auto_decode="none"))
+        while True:
+            try:
+                record = next(records, None)
+            except Exception as exc:  # proven clean in pass 1: not the same file now
+                raise FilterError(f"{changed} ({exc})") from exc
+            if record is None:
+                break
             if index >= len(layout.offsets) or record.stream_pos != layout.offsets[index]:
-                raise FilterError(f"{path} changed while it was being filtered")
+                raise FilterError(changed)
             offset, length = layout.span(index)
-            rtype = (record.headers.get("WARC-Type") or "").lower()
+            rtype = (header(record.headers, "WARC-Type") or "").lower()
             yield offset, length, FastRecord(rtype, record.headers, _Stream(record.reader))
             index += 1
     if index != len(layout.offsets):
-        raise FilterError(f"{path} changed while it was being filtered")
+        raise FilterError(changed)

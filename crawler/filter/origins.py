@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from tdmcrawl.crawler.filter.fastread import Layout, scan
+from tdmcrawl.crawler.filter.fastread import Layout, header, scan
 from tdmcrawl.crawler.filter.options import FilterOptions, Warn
 from tdmcrawl.crawler.filter.read import (
     ReadRecord,
@@ -148,9 +148,12 @@ def file_captures(path: Path, warn: Warn, layouts: dict[Path, Layout] | None = N
 def _may_be_capture(rtype: str, headers: Any, record: Any) -> bool:
     """Whether a record FastWARC scanned may be one :func:`_captures` keeps: every response
     that warcio might read as an origin file, a licence or a redirect (when unsure, yes)."""
-    if rtype != "response" or "application/http" not in (headers.get("Content-Type") or "").lower():
+    if (
+        rtype != "response"
+        or "application/http" not in (header(headers, "Content-Type") or "").lower()
+    ):
         return False
-    uri = (headers.get("WARC-Target-URI") or "").strip("<> ")
+    uri = (header(headers, "WARC-Target-URI") or "").strip("<> ")
     try:
         if origin_file_at(uri) is not None or urlsplit(uri).path.lower().endswith(".xml"):
             return True

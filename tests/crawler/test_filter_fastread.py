@@ -71,8 +71,24 @@ def captures() -> list[Cap]:
     ]
 
 
+def latin1_record() -> bytes:
+    """A response another tool wrote: an ISO-8859-1 byte in its URI (warcio reads it as
+    such, FastWARC's text API would not) and spaces around header values."""
+    http = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + page("caf", long_text(9)).encode()
+    )
+    return (
+        b"WARC/1.0\r\nWARC-Type:  response \r\nWARC-Target-URI: " + B.encode() + b"/caf\xe9\r\n"
+        b"WARC-Record-ID: <urn:uuid:latin-1>\r\nWARC-Date: 2026-01-01T00:00:00Z\r\n"
+        b"Content-Type: application/http; msgtype=response\r\n"
+        b"Content-Length: " + str(len(http)).encode() + b"\r\n\r\n" + http + b"\r\n\r\n"
+    )
+
+
 def clean_warc(path: Path, *, gzipped: bool = True) -> Path:
     write_warc(path, captures(), gzip=gzipped)
+    with open(path, "ab") as handle:
+        handle.write(gzip.compress(latin1_record()) if gzipped else latin1_record())
     return path
 
 
@@ -229,6 +245,7 @@ def test_records_read_by_fastwarc_equal_warcio_field_for_field(tmp_path: Path) -
     assert fast == slow
     assert any(f[7] is not None and len(str(f[7])) > 9000 for f in fast)  # the long line
     assert any(f[9] for f in fast)  # the broken head
+    assert any(f[1] == f"{B}/café" for f in fast)  # the ISO-8859-1 URI, read as warcio does
 
 
 def test_record_offsets_and_lengths_match_warcio(tmp_path: Path) -> None:
