@@ -183,19 +183,27 @@ def header(headers: Any, name: str) -> str | None:
     return None if value is None else _text(value)
 
 
-@dataclass
 class FastRecord:
     """What :func:`crawler.filter.read.describe` needs of a record, from FastWARC."""
 
-    rtype: str
-    headers: Any  # FastWARC's WarcHeaderMap
-    stream: _Stream
+    __slots__ = ("_fields", "rtype", "stream")
+
+    def __init__(self, headers: Any, stream: _Stream) -> None:
+        # Every field at once, by lowercase name, values in order: one call into FastWARC.
+        fields: dict[bytes, list[bytes]] = {}
+        for name, value in headers.items_bytes():
+            fields.setdefault(name.lower(), []).append(value)
+        self._fields = fields
+        self.rtype = (self.header("WARC-Type") or "").lower()
+        self.stream = stream
 
     def header(self, name: str) -> str | None:
-        return header(self.headers, name)
+        """The first value of a field (any case), decoded as warcio decodes it."""
+        values = self._fields.get(name.lower().encode("ascii"))
+        return _text(values[0]) if values else None
 
     def header_values(self, name: str) -> tuple[str, ...]:
-        return tuple(_text(v) for v in self.headers.get_bytes_multiple(name.encode("ascii")))
+        return tuple(_text(v) for v in self._fields.get(name.lower().encode("ascii"), ()))
 
     def content_stream(self, http: Any) -> Any:
         """The de-chunked, content-decoded body: warcio's readers over this stream."""
@@ -219,8 +227,7 @@ def iter_fast(path: Path, layout: Layout) -> Iterator[tuple[int, int, FastRecord
             if index >= len(layout.offsets) or record.stream_pos != layout.offsets[index]:
                 raise FilterError(changed)
             offset, length = layout.span(index)
-            rtype = (header(record.headers, "WARC-Type") or "").lower()
-            yield offset, length, FastRecord(rtype, record.headers, _Stream(record.reader))
+            yield offset, length, FastRecord(record.headers, _Stream(record.reader))
             index += 1
     if index != len(layout.offsets):
         raise FilterError(changed)
