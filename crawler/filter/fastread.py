@@ -39,6 +39,7 @@ from tdmcrawl.crawler.errors import FilterError
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _HEAD_PROBE = 4096  # inflated bytes looked at first for the end of a WARC head
 _HEAD_MAX = 1 << 20  # a longer WARC head: not proven, warcio reads the file
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -99,14 +100,28 @@ def _proven(path: Path, size: int, offsets: list[int], lengths: list[int]) -> bo
             (isize,) = struct.unpack("<I", data[end - 4 : end])
             if isize != (head + length + 4) & 0xFFFFFFFF:
                 return False  # another member in the span, or a record of another length
-        # The last member must end the file whole (a cut file may end inside its trailer).
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            inflater.decompress(data[offsets[-1] : size])
-        except zlib.error:
-            return False
-        return inflater.eof and not inflater.unused_data
+        return _ends_whole(data, offsets[-1], size)
     return False
+
+
+def _ends_whole(data: Any, start: int, size: int) -> bool:
+    """Whether the member at ``start`` is whole and ends the file (a cut file may end
+    inside its trailer). Inflated a chunk at a time, the output dropped."""
+    inflater = zlib.decompressobj(wbits=31)
+    at = start
+    try:
+        while not inflater.eof:
+            if inflater.unconsumed_tail:
+                chunk = inflater.unconsumed_tail
+            elif at < size:
+                chunk = data[at : min(size, at + _CHUNK)]
+                at += len(chunk)
+            else:
+                return False  # the file ends inside the member
+            inflater.decompress(chunk, _CHUNK)
+    except zlib.error:
+        return False
+    return at >= size and not inflater.unused_data
 
 
 def _head_length(data: Any, start: int, end: int) -> int | None:

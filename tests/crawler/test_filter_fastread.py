@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import signal
 import sqlite3
 import zlib
@@ -133,6 +134,13 @@ def odd(kind: str, tmp_path: Path) -> Path:
         target.write_bytes(data[:cut] + gzip.compress(head) + data[cut:])
     elif kind == "trailing-zeros":
         target.write_bytes(data + b"\x00" * 64)
+    elif kind in ("big-last", "big-last-cut"):
+        # A last member of several MiB that does not compress: checked a chunk at a time.
+        noise = random.Random(1).randbytes(3 << 20)
+        big = Cap(f"{B}/big.bin", noise, [("Content-Type", "image/png")])
+        write_warc(target, [*captures(), big], metadata=False)  # the big response is last
+        if kind == "big-last-cut":
+            target.write_bytes(target.read_bytes()[: -(1 << 20)])
     else:
         raise AssertionError(kind)
     return target
@@ -189,6 +197,8 @@ ODD = [
     ("one-stream", False),
     ("headless-member", False),
     ("trailing-zeros", False),
+    ("big-last", True),
+    ("big-last-cut", False),
 ]
 
 
