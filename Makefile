@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 	MYPYPATH=.typecheck $(VENV)/bin/mypy -p tdmcrawl.optout -p tdmcrawl.dedup -p tdmcrawl.registry
 
 bench: $(STAMP)
-	$(PY) -m pip install -q robotspy fast-robotstxt rensa resiliparse
+	$(PY) -m pip install -q robotspy fast-robotstxt rensa pyinstrument
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:

@@ -1,6 +1,7 @@
 """Quality of copy detection: precision and recall per transformation and language.
 
-    python benchmarks/bench_dedup_quality.py [--negatives 3000] [--anchor-rate 4] [--html]
+    python benchmarks/bench_dedup_quality.py [--negatives 3000] [--anchor-rate 4]
+        [--html [simple|news]] [--engine trafilatura|resiliparse]
 
 Builds the generated corpus (benchmarks/corpus/build.py): ~2,000 reserved works
 cut from real English, Russian and Kazakh text; for every work a re-templated
@@ -9,7 +10,12 @@ word edits, an excerpt with edits (all "copies"), and a 10-30 % quotation
 inside other text (not a copy by the issue's definition: reported, not
 scored); plus negatives on the same topics and boilerplate. Every page goes
 through fingerprint -> index query (candidates + exact verification). With
---html pages are wrapped in HTML and go through extract_main_text first.
+--html pages are wrapped in HTML and go through extract_main_text first: a
+small template (``simple``) or a news page of 20-80 KB as the crawl
+benchmark's web serves them (``news``: inline CSS and scripts, a large menu,
+teasers of other articles, a JSON blob, a footer). ``--engine`` chooses the
+query side's extractor (the works are indexed from their text): the crawl
+and ``filter`` use ``dedup.extract.QUERY_ENGINE``.
 
 Targets (issue 5): recall >= 0.95 on copies, precision >= 0.995.
 """
@@ -37,6 +43,7 @@ from benchmarks.corpus.build import (
     wrap,
 )
 from tdmcrawl.dedup import DEFAULT_CONFIG, MemoryIndex, extract_main_text, fingerprint, normalize
+from tdmcrawl.dedup.extract import DEFAULT_ENGINE
 
 
 def as_html(text: str) -> str:
@@ -48,6 +55,42 @@ def as_html(text: str) -> str:
         f"<div class='ad'>Advertisement</div><article>{paras}</article>"
         f"<footer>{footer}</footer></body></html>"
     )
+
+
+def as_news_html(text: str, n: int) -> str:
+    """The page as the crawl benchmark's web renders an article (benchmarks/realweb)."""
+    import html as html_escape
+
+    realweb = news_web()
+    body = text.replace(". ", ".\n\n")
+    teasers = [
+        (" ".join(t.split()[:6]), " ".join(t.split()[6:30]))
+        for t in realweb.TEASERS[n % 50 : n % 50 + 12]
+    ]
+    links = [f"/p/{n + k}" for k in range(1, 6)]
+    title = html_escape.escape(" ".join(text.split()[:6]))
+    target = 20_000 + (n * 7919) % 60_000
+    page = realweb.render(n % 4, title, body, links, teasers, target, realweb.PARTS[n % 4])
+    return page.decode("utf-8")
+
+
+def news_web():  # type: ignore[no-untyped-def]
+    """benchmarks/realweb's renderer, with per-origin parts and teaser texts from its corpus
+    (Kazakh, Russian and Uzbek law texts: no sentence of any work)."""
+    here = Path(__file__).resolve().parent / "realweb"
+    if str(here) not in sys.path:
+        sys.path.insert(0, str(here))
+    import realweb
+    import testweb
+
+    if not hasattr(realweb, "PARTS"):
+        realweb.PARTS = [realweb._site_parts(o) for o in range(4)]
+        realweb.TEASERS = [
+            t
+            for key, t in testweb.articles()
+            if not key.startswith(("Apache", "GPL", "BSD", "MPL", "GFDL", "Artistic", "CC0"))
+        ]
+    return realweb
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +112,19 @@ def main(argv: list[str] | None = None) -> int:
         help="extra 'exactly 50 %% with 10 %% edits' variants per work, to measure "
         "the corner per language and work length on a larger sample (0: off)",
     )
-    ap.add_argument("--html", action="store_true", help="go through HTML and extraction")
+    ap.add_argument(
+        "--html",
+        nargs="?",
+        const="simple",
+        choices=("simple", "news"),
+        help="go through HTML and extraction (simple template, or news pages of 20-80 KB)",
+    )
+    ap.add_argument(
+        "--engine",
+        default=DEFAULT_ENGINE,
+        choices=("trafilatura", "resiliparse"),
+        help="the query side's extractor with --html (default: %(default)s)",
+    )
     ap.add_argument(
         "--bands-only",
         action="store_true",
@@ -104,8 +159,15 @@ def main(argv: list[str] | None = None) -> int:
             items.append((w.key, fp))
     index.add_many(items)
 
+    if args.html == "news":
+        html_pages = [as_news_html(p.text, n) for n, p in enumerate(pages)]
+    elif args.html:
+        html_pages = [as_html(p.text) for p in pages]
     t1 = time.perf_counter()
-    texts = [extract_main_text(as_html(p.text)) if args.html else p.text for p in pages]
+    if args.html:
+        texts = [extract_main_text(page, engine=args.engine) for page in html_pages]
+    else:
+        texts = [p.text for p in pages]
     fps = [fingerprint(t, config) for t in texts]
     results = []
     for start in range(0, len(fps), 512):
@@ -132,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"{unindexed} works too short to index; {len(pages)} pages checked in {elapsed:.1f}s "
-        f"({len(pages) / elapsed:.0f} pages/s incl. {'extraction, ' if args.html else ''}"
+        f"({len(pages) / elapsed:.0f} pages/s incl. "
+        f"{f'extraction ({args.engine}), ' if args.html else ''}"
         "fingerprinting, query and verification)\n"
     )
     print(

@@ -1,20 +1,28 @@
-"""`tdmcrawl filter` throughput on a generated WARC, beside a plain warcio copy.
+"""`tdmcrawl filter` throughput beside plain warcio and FastWARC iteration (issue 15).
 
-Builds one gzipped WARC of N pages (request, response and metadata records
-each; 20 origins with robots.txt captures; about one page in ten reserved by
-a header, a meta tag or robots.txt; Kazakh and Russian text), then times:
+The realistic figure: several WARC files of a ``tdmcrawl crawl`` of the
+benchmark web (``benchmarks/realweb``: 4 origins of 20-80 KB news pages, every
+10th page ``noai``, crawled with ``TDMCRAWL_NOAI=False`` so those pages are in
+the input; 2,000+ pages), timed side by side in one run, rounds alternating:
 
-- ``warcio copy``: ArchiveIterator -> WARCWriter of every record (re-serialised,
-  what a naive filter that decides nothing would cost);
+- ``warcio iteration``: ``ArchiveIterator`` over every record, reading its
+  content stream to the end (the issue's baseline, "plain warcio iteration");
+- ``fastwarc iteration``: the same with FastWARC (HTTP parsed, payload read);
 - ``filter --no-near-duplicates``: the three passes, policy only;
 - ``filter``: the same plus text extraction, fingerprints and the LSH check.
 
-    python benchmarks/bench_filter.py [--pages 2000]
+Then the old figure, for continuity: one generated WARC of N small pages
+(request, response and metadata records; 20 origins; one page in ten reserved
+by a header, a meta tag or robots.txt), the same four rows plus ``warcio copy``.
+
+    python benchmarks/bench_filter.py [--per-origin 600] [--pages 2000] [--rounds 3]
+    python benchmarks/bench_filter.py --keep DIR      # keep the generated inputs in DIR
+    python benchmarks/bench_filter.py --inputs DIR    # time inputs kept before (e.g. with
+                                                      # /work/main/.venv/bin/python: main's code)
+    python benchmarks/bench_filter.py --inputs DIR --profile   # cProfile of the full filter
 
 ``--scaling``: the same filter over at least 20 WARC files of a crawl of the
-realistic loopback web (``../shared/bench/realweb.py``: 20-80 KB news pages,
-every 10th page ``noai``, crawled with ``TDMCRAWL_NOAI=False`` so those pages
-are in the input), in one process and on a Dask local cluster of 1, 2 and 4
+realistic web, in one process and on a Dask local cluster of 1, 2 and 4
 workers, side by side: records/s with and without the cluster's start (the
 workers' imports count with the start), and the CPU seconds of all processes.
 
@@ -24,7 +32,10 @@ workers' imports count with the start), and the CPU seconds of all processes.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -35,6 +46,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' WARC builders
+sys.path.insert(0, str(Path(__file__).resolve().parent / "realweb"))
 
 from tdmcrawl.crawler.filter import FilterOptions, FilterResult, filter_warc_files
 from tests.support.filter import Cap, page, robots, write_warc
@@ -74,12 +86,8 @@ def warcio_copy(source: Path, target: Path) -> int:
 
 
 def crawl_realweb(out: Path, per_origin: int, warc_size: int) -> list[Path]:
-    """A crawl of the realistic web into ``out``: its WARC files (about 20 or more)."""
-    shared = Path(__file__).resolve().parents[2] / "shared" / "bench"
-    if not shared.is_dir():
-        shared = Path("/work/shared/bench")
-    sys.path.insert(0, str(shared))
-    import realweb  # the shared benchmark web, outside the repository
+    """A crawl of the realistic web into ``out``: its WARC files (``warc_size`` each)."""
+    import realweb  # benchmarks/realweb, by path
 
     from tests.support.web import FAST, tdmcrawl
 
@@ -113,6 +121,13 @@ def _cpu_seconds() -> float:
     """User + system CPU seconds of this process (run on each Dask worker too)."""
     times = os.times()
     return times.user + times.system
+
+
+def _all_cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its children that have ended (the
+    filter's worker processes end with the run)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _warm() -> None:
@@ -181,49 +196,194 @@ def scaling(per_origin: int, workers: list[int], warc_size: int, rounds: int) ->
         )
 
 
+def warcio_iterate(paths: list[Path]) -> int:
+    """Plain warcio iteration: every record, its content stream read to the end."""
+    count = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                stream = record.content_stream()
+                while stream.read(1 << 16):
+                    pass
+                count += 1
+    return count
+
+
+def fastwarc_iterate(paths: list[Path]) -> int:
+    """The same with FastWARC: HTTP heads parsed, every payload read to the end."""
+    from fastwarc.warc import ArchiveIterator as FastIterator
+
+    count = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            for record in FastIterator(handle, parse_http=True):
+                reader = record.reader
+                while reader.read(1 << 16):
+                    pass
+                count += 1
+    return count
+
+
+def run_filter(
+    inputs: list[Path], out: Path, evidence: list[Path], near: bool, profile: Path | None = None
+) -> FilterResult:
+    options = FilterOptions(near_duplicates=near)
+    if profile is None:
+        return filter_warc_files(inputs, out, evidence=evidence, options=options)
+    # One process, so that the profile sees every part (workers would hide extraction).
+    options = FilterOptions(near_duplicates=near, workers=0)  # type: ignore[call-arg]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        return filter_warc_files(inputs, out, evidence=evidence, options=options)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile)
+
+
+def compare(
+    label: str, inputs: list[Path], evidence: list[Path], rounds: int, copy: bool = False
+) -> None:
+    """The four (five with ``copy``) rows side by side, best of ``rounds`` alternating."""
+    times: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}  # this process and its worker processes
+    counts: dict[str, int] = {}
+    outcome: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for round_ in range(rounds):
+            runs: list[tuple[str, Any]] = [
+                ("warcio iteration", lambda: warcio_iterate(inputs)),
+                ("fastwarc iteration", lambda: fastwarc_iterate(inputs)),
+            ]
+            if copy:
+                runs.append(
+                    ("warcio copy (no decisions)", lambda: warcio_copy(inputs[0], root / "c"))
+                )
+            for name, near in (("filter --no-near-duplicates", False), ("filter", True)):
+                out = root / f"{name.replace(' ', '_')}-{round_}"
+                runs.append(
+                    (name, lambda out=out, near=near: run_filter(inputs, out, evidence, near))
+                )
+            for name, run in runs:
+                start, cpu = time.perf_counter(), _all_cpu_seconds()
+                done = run()
+                times.setdefault(name, []).append(time.perf_counter() - start)
+                cpus.setdefault(name, []).append(_all_cpu_seconds() - cpu)
+                if isinstance(done, int):
+                    counts[name] = done
+                else:
+                    counts[name] = done.records_in
+                    excluded = sum(done.excluded.values())
+                    outcome[name] = f"{done.pages_kept} kept, {excluded} excluded"
+                    shutil.rmtree(root / f"{name.replace(' ', '_')}-{round_}")
+    size = sum(p.stat().st_size for p in inputs)
+    print(
+        f"\n{label}: {len(inputs)} WARC file(s), {size / 1e6:.1f} MB gzipped, "
+        f"{counts['warcio iteration']} records; best of {rounds} round(s); "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'method':<30} {'records':>8} {'seconds':>8} {'records/s':>10} {'/warcio':>8}"
+        f" {'CPU s':>6} {'rec/CPU s':>9}  rounds (s)  outcome"
+    )
+    base = counts["warcio iteration"] / min(times["warcio iteration"])
+    for name, measured in times.items():
+        rate = counts[name] / min(measured)
+        each = ", ".join(f"{t:.2f}" for t in measured)
+        cpu = min(cpus[name])
+        print(
+            f"{name:<30} {counts[name]:>8} {min(measured):>8.2f} {rate:>10.0f} "
+            f"{rate / base:>7.2f}x {cpu:>6.2f} {counts[name] / cpu:>9.0f}  {each}  "
+            f"{outcome.get(name, '')}"
+        )
+
+
+def realistic_inputs(root: Path, per_origin: int, warc_size: int) -> tuple[list[Path], list[Path]]:
+    """The crawl's WARC files under ``root/realweb`` (crawled once, reused after)."""
+    crawl = root / "realweb"
+    if not (crawl / "warc").is_dir():
+        crawl_realweb(crawl, per_origin, warc_size)
+    return sorted((crawl / "warc").glob("*.warc.gz")), [crawl / "evidence"]
+
+
+def small_input(root: Path, pages: int) -> Path:
+    source = root / "small" / "in.warc.gz"
+    if not source.is_file():
+        source.parent.mkdir(parents=True, exist_ok=True)
+        build(source, pages)
+    return source
+
+
+def profile_summary(inputs: list[Path], evidence: list[Path], top: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_file = Path(tmp) / "filter.prof"
+        start = time.perf_counter()
+        run_filter(inputs, Path(tmp) / "out", evidence, True, profile=stats_file)
+        print(f"full filter under cProfile: {time.perf_counter() - start:.2f} s")
+        stats = pstats.Stats(str(stats_file))
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)
+        shares(stats)
+
+
+# (label, file ending, function): the filter's parts, by cumulative time under cProfile.
+PARTS = [
+    ("pass 1: origin files (scan, captures)", "filter/origins.py", "collect_origin_files"),
+    ("pass 2: reading records (WARC + HTTP heads)", "filter/read.py", "iter_records"),
+    ("pass 2: reading bodies", "filter/read.py", "read_body"),
+    ("policy: optout.evaluate", "optout/policy.py", "evaluate"),
+    ("  of which <meta> scan (lxml)", "optout/html_meta.py", "extract_meta"),
+    ("text: trafilatura (reserved pages, index side)", "dedup/extract.py", "_trafilatura"),
+    ("text: resiliparse (kept pages, query side)", "dedup/extract.py", "_resiliparse"),
+    ("fingerprints", "dedup/fingerprint.py", "fingerprint"),
+    ("near-duplicate check (LSH, spool)", "filter/neardup.py", "release"),
+    ("copy: kept records + audit rows", "filter/copy.py", "copy_kept"),
+    ("audit: exclusion rows", "filter/pipeline.py", "audit_exclusions"),
+    ("manifest (digests from WARC heads)", "filter/pipeline.py", "finish_filter"),
+]
+
+
+def shares(stats: Any) -> None:
+    """Each part's share of the whole filter (one process, so the parts add up)."""
+    cumulative: dict[tuple[str, str], float] = {}
+    for (file_, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
+        for _label, ending, name in [*PARTS, ("", "filter/pipeline.py", "filter_warc_files")]:
+            if func == name and file_.endswith(ending):
+                cumulative[(ending, name)] = cumulative.get((ending, name), 0.0) + ct
+    total = cumulative.get(("filter/pipeline.py", "filter_warc_files"), 0.0)
+    print(f"\nshares of the full filter under cProfile ({total:.2f} s, one process):")
+    for label, ending, name in PARTS:
+        seconds = cumulative.get((ending, name), 0.0)
+        print(f"  {label:<48} {seconds:>6.2f} s {100 * seconds / total:>5.1f} %")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--pages", type=int, default=2000, help="small pages (the old figure)")
+    parser.add_argument("--per-origin", type=int, default=600, help="realistic pages per origin")
+    parser.add_argument("--warc-size", type=int, default=4_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="generate the inputs into this directory")
+    parser.add_argument("--inputs", type=Path, help="time the inputs --keep generated")
+    parser.add_argument("--profile", action="store_true", help="cProfile the full filter")
+    parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--scaling", action="store_true", help="one process against Dask")
-    parser.add_argument("--per-origin", type=int, default=300)
     parser.add_argument("--workers", default="1,2,4")
-    parser.add_argument("--warc-size", type=int, default=600_000)
-    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     if args.scaling:
         workers = [int(n) for n in args.workers.split(",")]
-        scaling(args.per_origin, workers, args.warc_size, args.rounds)
+        scaling(args.per_origin, workers, 600_000, args.rounds)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        source = root / "in.warc.gz"
-        build(source, args.pages)
-        size = source.stat().st_size
-        rows = []
-        start = time.perf_counter()
-        records = warcio_copy(source, root / "copy.warc.gz")
-        rows.append(("warcio copy (no decisions)", records, time.perf_counter() - start, ""))
-        for label, near in (("filter --no-near-duplicates", False), ("filter", True)):
-            start = time.perf_counter()
-            result = filter_warc_files(
-                [source],
-                root / label.replace(" ", "_"),
-                options=FilterOptions(near_duplicates=near),
-            )
-            elapsed = time.perf_counter() - start
-            excluded = sum(result.excluded.values())
-            rows.append(
-                (
-                    label,
-                    result.records_in,
-                    elapsed,
-                    f"{result.pages_kept} kept, {excluded} excluded",
-                )
-            )
-    print(f"input: {args.pages} pages, {records} records, {size / 1e6:.1f} MB gzipped")
-    print(f"{'method':<30} {'records':>8} {'seconds':>8} {'records/s':>10}  outcome")
-    for label, count, seconds, outcome in rows:
-        print(f"{label:<30} {count:>8} {seconds:>8.2f} {count / seconds:>10.0f}  {outcome}")
+        root = args.inputs or args.keep or Path(tmp)
+        inputs, evidence = realistic_inputs(root, args.per_origin, args.warc_size)
+        if args.profile:
+            profile_summary(inputs, evidence, args.top)
+            return
+        compare("realistic pages (benchmarks/realweb crawl)", inputs, evidence, args.rounds)
+        source = small_input(root, args.pages)
+        compare(f"small pages ({args.pages} generated)", [source], [], args.rounds, copy=True)
 
 
 if __name__ == "__main__":

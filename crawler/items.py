@@ -21,4 +21,6 @@ class PageItem:
     # The body and the text stay out of repr: a log line names the page, never prints it.
     capture: Any = field(repr=False)  # crawler.capture.Capture
     text: str | None = field(default=None, repr=False)  # main text, for the near-duplicate gate
+    # crawler.workers.Prepared: fingerprint and response record from a page worker (or None)
+    prepared: Any = field(default=None, repr=False)
     depth: int = 0

@@ -93,7 +93,10 @@ class WarcOutputPipeline:
         pipeline.writer.before_close = pipeline._release_check
         # Pages come from the session (crawler.pages), not from the item stream; Scrapy still
         # opens and closes this pipeline, before the session closes the audit.
-        CrawlSession.of(crawler).add_page_step(STEP_OUTPUT, pipeline.process_item)
+        session = CrawlSession.of(crawler)
+        session.add_page_step(STEP_OUTPUT, pipeline.process_item)
+        if pipeline.writer.takes_prebuilt:
+            session.current_warcinfo = lambda: pipeline.writer.current_warcinfo_id
         # close_spider is not reached when the engine stops early: close on both.
         crawler.signals.connect(pipeline.close_spider, signal=signals.engine_stopped)
         return pipeline
@@ -133,8 +136,10 @@ class WarcOutputPipeline:
             self._count("skipped/content-type")
             return item
         self._writing = decision
+        prepared = getattr(item, "prepared", None)
+        prebuilt = prepared.record if prepared is not None and not prepared.error else None
         try:
-            ref = self.writer.write_page(capture, decision)
+            ref = self.writer.write_page(capture, decision, prebuilt=prebuilt)
         finally:
             self._writing = None
         if ref.record_id in self._vetoed_ids:

@@ -17,11 +17,11 @@ from typing import Any
 
 from scrapy.http import Response
 
-from tdmcrawl.crawler import settings as tdm_settings
 from tdmcrawl.crawler.capture import CAPTURE_META
-from tdmcrawl.crawler.gates.response import DECISION_META, extract_text
+from tdmcrawl.crawler.gates.response import DECISION_META, PREPARED_META, extract_text
 from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.dedup.extract import QUERY_ENGINE
 from tdmcrawl.optout.decision import Decision
 
 logger = logging.getLogger(__name__)
@@ -32,9 +32,7 @@ class PageItemMiddleware:
 
     def __init__(self, crawler: Any) -> None:
         self.session = CrawlSession.of(crawler)
-        self.text_types = tuple(
-            t.lower() for t in tdm_settings.getlist(crawler.settings, "TDMCRAWL_TEXT_TYPES")
-        )
+        self.text_types = self.session.text_types
         self.stats = crawler.stats
 
     @classmethod
@@ -55,12 +53,16 @@ class PageItemMiddleware:
         if response.url in self.session.kept_urls:
             return None  # written before an interruption (--resume), or a duplicate response
         self.session.kept_urls.add(response.url)
+        prepared = response.meta.get(PREPARED_META)
+        # The text only for the near-duplicate gate, and only when no worker prepared it.
+        needs_text = self.session.neardup is not None and prepared is None
         return PageItem(
             url=response.url,
             decision=Decision.from_dict(decision),
             capture=response.meta.get(CAPTURE_META),
-            text=extract_text(response),
+            text=extract_text(response, QUERY_ENGINE) if needs_text else None,
             depth=int(response.meta.get("depth", 0)),
+            prepared=prepared,
         )
 
     def keep(self, response: Response) -> None:

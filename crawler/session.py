@@ -19,6 +19,7 @@ it holds, committed before the file is renamed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.reactor import is_asyncio_reactor_installed, is_reactor_installed
 
 from tdmcrawl.crawler import logfile
 from tdmcrawl.crawler import settings as tdm_settings
@@ -56,6 +58,7 @@ from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.crawler.warc.records import WarcRef
 from tdmcrawl.crawler.warc.recover import EVIDENCE_RECORDS, RecoveredPage, recover_open_files
 from tdmcrawl.crawler.warc.writer import EvidenceWriter
+from tdmcrawl.crawler.workers import Job, Prepared, WorkerPool
 from tdmcrawl.optout.decision import Decision
 from tdmcrawl.optout.origins import Origin
 from tdmcrawl.optout.policy import PolicyConfig
@@ -107,6 +110,13 @@ class CrawlSession:
         self.out_dir = Path(str(tdm_settings.get(settings, "TDMCRAWL_OUT_DIR")))
         self.crawl_id: str | None = settings.get("TDMCRAWL_CRAWL_ID")
         self.output_enabled = tdm_settings.getbool(settings, "TDMCRAWL_OUTPUT")
+        self.text_types = tuple(
+            t.lower() for t in tdm_settings.getlist(settings, "TDMCRAWL_TEXT_TYPES")
+        )
+        self.workers: WorkerPool | None = None  # page workers (crawler.workers), when started
+        # The warcinfo id of the output's open file (None: none open): a page worker builds
+        # the response record against it.
+        self.current_warcinfo: Callable[[], str | None] = lambda: None
         self.audit_enabled = tdm_settings.getbool(settings, "TDMCRAWL_AUDIT")
         self.audit: AuditLog | None = None
         self.evidence: EvidenceWriter | None = None
@@ -214,6 +224,7 @@ class CrawlSession:
             self._recover_killed_crawl()
         if self.audit is not None and tdm_settings.getbool(self.settings, "TDMCRAWL_RESUME"):
             self.kept_urls.update(self.audit.kept_urls(self.crawl_id))
+        self._start_workers()
         if self.output_enabled:
             self.evidence = EvidenceWriter(
                 self.out_dir / "evidence",
@@ -296,6 +307,7 @@ class CrawlSession:
             self._registry_sync.stop()
         ok = True
         for name, closer in (
+            ("page workers", lambda: self.workers and self.workers.close()),
             ("evidence", lambda: self.evidence and self.evidence.close()),
             ("audit", lambda: self._close_audit(stats)),
             ("manifest", self._write_manifest),
@@ -316,6 +328,41 @@ class CrawlSession:
                 self.audit.finish_crawl(self.crawl_id, stats)
         finally:
             self.audit.close()
+
+    # -- page workers -------------------------------------------------------------
+
+    def _start_workers(self) -> None:
+        """``TDMCRAWL_WORKERS`` page workers, for a crawl that writes pages on the asyncio
+        reactor; started now, so their imports run while the origin files are fetched."""
+        count = int(tdm_settings.get(self.settings, "TDMCRAWL_WORKERS"))
+        if count <= 0 or not self.output_enabled:
+            return
+        if not (is_reactor_installed() and is_asyncio_reactor_installed()):
+            return  # the pipes are read by the asyncio loop (Scrapy's default reactor)
+        self.workers = WorkerPool(count)
+        self.workers.start()
+
+    def prepare_page(
+        self, url: str, body: bytes, content_type: str, capture: Capture | None, encoding: Any
+    ) -> asyncio.Future[Prepared] | None:
+        """Hand a page that may be kept to a worker (``crawler.workers``); None when there
+        is no worker or the page would not be written anyway."""
+        pool = self.workers
+        if pool is None or not pool.available or url in self.kept_urls:
+            return None
+        if content_type.split(";", 1)[0].strip().lower() not in self.text_types:
+            return None
+        warcinfo = self.current_warcinfo()
+        job = Job(
+            url=url,
+            body=body,
+            content_type=content_type,
+            encoding=encoding() if content_type.startswith("text/plain") else None,
+            text=self.neardup is not None,
+            capture=capture if warcinfo else None,
+            warcinfo_id=warcinfo,
+        )
+        return pool.submit(job)
 
     # -- the registry ---------------------------------------------------------
 

@@ -174,6 +174,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         [],
         "Hosts treated as public by the netguard (tests, or an intranet seen as public).",
     ),
+    "TDMCRAWL_WORKERS": (
+        1,
+        "Worker processes preparing kept pages (text, fingerprint, response record); 0: none.",
+    ),
     "TDMCRAWL_PROGRESS_INTERVAL": (0, "Seconds between progress lines on stderr (0: off)."),
     "TDMCRAWL_SUMMARY": (False, "Print a summary table to stderr when the crawl ends."),
 }
@@ -351,6 +355,7 @@ RULES: dict[str, Rule] = {
     "TDMCRAWL_TEXT_TYPES": Rule("types"),
     "TDMCRAWL_NETGUARD": BOOL,
     "TDMCRAWL_NETGUARD_PUBLIC_HOSTS": Rule("list"),
+    "TDMCRAWL_WORKERS": Rule("int", minimum=0),
     "TDMCRAWL_PROGRESS_INTERVAL": Rule("float", minimum=0),
     "TDMCRAWL_SUMMARY": BOOL,
 }

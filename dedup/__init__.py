@@ -23,7 +23,7 @@ from tdmcrawl.dedup.errors import (
     IndexConfigMismatch,
     IndexFileError,
 )
-from tdmcrawl.dedup.extract import extract_main_text
+from tdmcrawl.dedup.extract import extract_main_text, extract_query_text
 from tdmcrawl.dedup.fingerprint import Fingerprint, Similarity, fingerprint, similarity
 from tdmcrawl.dedup.index import Match, MemoryIndex, ReservedIndex, load_index
 from tdmcrawl.dedup.text import normalize
@@ -46,6 +46,7 @@ __all__ = [
     "document_kind",
     "document_text",
     "extract_main_text",
+    "extract_query_text",
     "fingerprint",
     "load_index",
     "normalize",

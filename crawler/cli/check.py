@@ -36,6 +36,7 @@ from tdmcrawl.crawler.gates.origin import PREFETCH_META, Excluded
 from tdmcrawl.crawler.gates.response import DECISION_META, extract_text
 from tdmcrawl.crawler.run import build_settings, run_command
 from tdmcrawl.crawler.session import CrawlSession
+from tdmcrawl.dedup.extract import QUERY_ENGINE
 from tdmcrawl.optout.decision import Decision, Reason
 
 INDEX_META = "tdmcrawl_check_index"
@@ -122,7 +123,7 @@ class CheckSpider(scrapy.Spider):
             gate = CrawlSession.of(self.crawler).neardup
             if decision.allowed and gate is not None:
                 # The crawl's near-duplicate step, on the same text the crawl would keep.
-                copies = tuple(gate.matches_text(extract_text(response) or ""))
+                copies = tuple(gate.matches_text(extract_text(response, QUERY_ENGINE) or ""))
                 decision = decision.merge(Decision(url=decision.url, reasons=copies))
         else:
             decision = _prefetch(

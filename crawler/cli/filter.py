@@ -54,6 +54,7 @@ FILTER_SETTINGS = frozenset(
         "TDMCRAWL_AGENTS_FILE",
         "TDMCRAWL_DEDUP",
         "TDMCRAWL_WARC_MAX_SIZE",
+        "TDMCRAWL_WORKERS",
     }
 )
 
@@ -189,6 +190,7 @@ def filter_warcs(
         require_robots=require_robots,
         near_duplicates=tds.getbool(settings, "TDMCRAWL_DEDUP"),
         max_size=int(tds.get(settings, "TDMCRAWL_WARC_MAX_SIZE")),
+        workers=int(tds.get(settings, "TDMCRAWL_WORKERS")),
         sign_key=sign_key,
     )
     if sign_key:

@@ -63,6 +63,8 @@ class Decider:
         self.result = result
         self.warn = warn
         self.no_robots: dict[str, OriginSignals] = {}
+        self._path: Path | None = None
+        self._path_text = ""
         self.excluded_urls: dict[str, Decision] = {}
         # The record that decided each excluded URL: the input WARC holds its evidence.
         self.excluded_entries: dict[str, RecordEntry] = {}
@@ -73,7 +75,7 @@ class Decider:
         self.registry = self.follow.reader if self.follow is not None else None
         # On a Dask worker, ``near`` only collects fingerprints (crawler/filter/parallel.py).
         if near is None and options.near_duplicates:
-            near = NearDuplicates.open(scratch, self.registry, result)
+            near = NearDuplicates.open(scratch, self.registry, result, options.workers)
         self.near = near
 
     def origin(self, url: str) -> OriginSignals:
@@ -84,6 +86,12 @@ class Decider:
             signals = missing_robots(key, self.options)
             self.no_robots[key] = signals.with_licenses(self.licences)
         return self.no_robots[key]
+
+    def _resolved(self, path: Path) -> str:
+        # Once per input file, not per record (a resolve is a system call per component).
+        if path != self._path:
+            self._path, self._path_text = path, str(path.resolve())
+        return self._path_text
 
     def decide(self, path: Path, read: ReadRecord) -> None:
         entry = read.entry
@@ -96,7 +104,7 @@ class Decider:
         ):
             return  # dns:, metadata:// and other non-web records carry no opt-out: copied
         self.result.pages_in += 1
-        entry.path = str(path.resolve())
+        entry.path = self._resolved(path)
         body: bytes | None = b""
         limit = DOCUMENT_BODY if _is_document(read) else MAX_BODY
         if not read.bad and (read.http is not None or entry.rtype == "resource"):

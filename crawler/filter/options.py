@@ -27,6 +27,11 @@ class FilterOptions:
     max_size: int = DEFAULT_MAX_SIZE
     crawl_id: str | None = None
     sign_key: Path | None = None  # Ed25519 private key signing out/manifest.json
+    # Worker processes extracting and fingerprinting pages (TDMCRAWL_WORKERS); 0: in-process.
+    # They change no decision, so they are not among the settings() recorded.
+    workers: int = 1
+    # FastWARC reads the inputs it proves clean (crawler/filter/fastread.py); False: warcio only.
+    fast_read: bool = True
 
     def settings(self) -> dict[str, Any]:
         """The settings as the audit's ``crawls`` row and the output's warcinfo record them."""

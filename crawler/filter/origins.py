@@ -21,8 +21,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from tdmcrawl.crawler.filter.fastread import Layout, header, scan
 from tdmcrawl.crawler.filter.options import FilterOptions, Warn
-from tdmcrawl.crawler.filter.read import ReadRecord, http_pairs, iter_records, read_body
+from tdmcrawl.crawler.filter.read import (
+    ReadRecord,
+    http_pairs,
+    iter_records,
+    read_body,
+    read_member,
+)
 from tdmcrawl.optout.fetched import MAX_REDIRECTS, FetchResult
 from tdmcrawl.optout.origins import (
     ORIGIN_FILE_MAX_BYTES,
@@ -60,14 +67,22 @@ def collect_origins(
 
 
 def collect_origin_files(
-    inputs: Iterable[Path], evidence: Iterable[Path], warn: Warn, options: FilterOptions
+    inputs: Iterable[Path],
+    evidence: Iterable[Path],
+    warn: Warn,
+    options: FilterOptions,
+    layouts: dict[Path, Layout] | None = None,
 ) -> tuple[dict[str, OriginSignals], dict[str, FetchResult]]:
     """:func:`collect_origins`, and the RSL licence captures by URL (every origin's
-    signals carry them all, so a licence named anywhere is found)."""
+    signals carry them all, so a licence named anywhere is found). ``layouts`` gets the
+    inputs FastWARC may read in pass 2 (:mod:`crawler.filter.fastread`)."""
     captures: Captures = {}
     quiet: Warn = lambda message: None  # noqa: E731
-    for path, report in [(p, quiet) for p in inputs] + [(p, warn) for p in evidence]:
-        merge_captures(captures, file_captures(path, report))
+    input_list = list(inputs)
+    for path in input_list:
+        merge_captures(captures, file_captures(path, quiet, layouts))
+    for path in evidence:
+        merge_captures(captures, file_captures(path, warn))
     return origins_from_captures(captures, options)
 
 
@@ -112,11 +127,52 @@ def _is_licence_capture(result: FetchResult) -> bool:
     return urlsplit(result.url).path.lower().endswith(".xml") and _RSL_NS in body[:4096]
 
 
-def file_captures(path: Path, warn: Warn) -> Captures:
+def file_captures(path: Path, warn: Warn, layouts: dict[Path, Layout] | None = None) -> Captures:
     """URL -> (WARC-Date, fetch) of the latest readable capture in ``path`` of every origin
-    file, possible licence and redirect (so a robots.txt redirect can be followed)."""
+    file, possible licence and redirect (so a robots.txt redirect can be followed).
+
+    With ``layouts``, FastWARC scans the file first; if it proves clean, its layout goes
+    into ``layouts`` and only the records that may be captures are read (by warcio, as
+    below); otherwise warcio reads the whole file, as without."""
+    if layouts is not None:
+        layout, picked = scan(path, _may_be_capture)
+        if layout is not None:
+            reads = [read_member(path, layout, index) for index in picked]
+            if all(read is not None for read in reads):
+                layouts[path] = layout
+                return _captures(reads)
+            # A record warcio cannot read alone: warcio reads the file and says why.
+    return _captures(iter_records(path, warn))
+
+
+def _may_be_capture(rtype: str, headers: Any, record: Any) -> bool:
+    """Whether a record FastWARC scanned may be one :func:`_captures` keeps: every response
+    that warcio might read as an origin file, a licence or a redirect (when unsure, yes)."""
+    if (
+        rtype != "response"
+        or "application/http" not in (header(headers, "Content-Type") or "").lower()
+    ):
+        return False
+    uri = (header(headers, "WARC-Target-URI") or "").strip("<> ")
+    try:
+        if origin_file_at(uri) is not None or urlsplit(uri).path.lower().endswith(".xml"):
+            return True
+        record.parse_http()
+        http = record.http_headers
+    except Exception:
+        return True
+    if http is None or http.status_code is None or str(http.status_code).startswith("3"):
+        return True
+    return any(
+        "rsl" in value.lower() for name, value in http.items() if name.lower() == "content-type"
+    )
+
+
+def _captures(reads: Iterable[ReadRecord | None]) -> Captures:
     captures: Captures = {}
-    for read in iter_records(path, warn):
+    for read in reads:
+        if read is None:
+            continue
         entry = read.entry
         if entry.rtype != "response" or read.http is None or read.bad:
             continue

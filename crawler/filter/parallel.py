@@ -48,6 +48,7 @@ from tdmcrawl.crawler.audit.merge import merge
 from tdmcrawl.crawler.errors import ConfigError, FilterError
 from tdmcrawl.crawler.filter.copy import copy_kept, open_writer
 from tdmcrawl.crawler.filter.decide import Decider, drops, open_registry
+from tdmcrawl.crawler.filter.fastread import Layout
 from tdmcrawl.crawler.filter.neardup import NearDuplicates
 from tdmcrawl.crawler.filter.options import FilterOptions, FilterResult, Warn
 from tdmcrawl.crawler.filter.origins import (
@@ -184,16 +185,21 @@ class _Drops:
 # -- the tasks (run on the workers) ------------------------------------------------------
 
 
-def read_captures(path: Path, report: bool) -> tuple[Captures, list[str]]:
-    """Pass 1 over one file: its origin-file captures, and its warnings when ``report``."""
+def read_captures(
+    path: Path, report: bool, fast_read: bool = True
+) -> tuple[Captures, list[str], Layout | None]:
+    """Pass 1 over one file: its origin-file captures, its warnings when ``report``, and
+    for an input (not ``report``) the layout FastWARC proved, if any (filter/fastread.py)."""
     warnings: list[str] = []
-    captures = file_captures(path, warnings.append if report else (lambda message: None))
-    return captures, warnings
+    layouts: dict[Path, Layout] | None = {} if fast_read and not report else None
+    captures = file_captures(path, warnings.append if report else (lambda message: None), layouts)
+    return captures, warnings, (layouts or {}).get(path)
 
 
 def decide_part(
     path: Path,
     scratch: Path,
+    layout: Layout | None = None,
     *,
     signals: Whole,
     options: FilterOptions,
@@ -211,7 +217,7 @@ def decide_part(
     near = NearDuplicates(collector, scratch) if options.near_duplicates else None
     decider = Decider(origins, options, counts, warnings.append, scratch, licences, near=near)
     try:
-        entries = decide_file(path, decider, counts, warnings.append)
+        entries = decide_file(path, decider, counts, warnings.append, layout)
     finally:
         decider.close()
     return PartDecisions(
@@ -352,12 +358,15 @@ def filter_on_dask(
     paths = input_paths + evidence_paths
     reports = [False] * len(input_paths) + [True] * len(evidence_paths)
     captures: Captures = {}
-    for file_captures_, warnings in client.gather(
-        client.map(read_captures, paths, reports, pure=False)
+    layouts: list[Layout | None] = []
+    fast = [options.fast_read] * len(paths)
+    for file_captures_, warnings, layout in client.gather(
+        client.map(read_captures, paths, reports, fast, pure=False)
     ):
         for message in warnings:
             warn(message)
         merge_captures(captures, file_captures_)
+        layouts.append(layout)
     origins, licences = origins_from_captures(captures, options)
     del captures
     result.origins = len(origins)
@@ -393,6 +402,7 @@ def filter_on_dask(
             decide_part,
             input_paths,
             scratches,
+            layouts[: len(input_paths)],
             signals=signals_f,
             options=worker_options,
             pure=False,

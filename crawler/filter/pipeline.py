@@ -30,6 +30,7 @@ from tdmcrawl.crawler.audit.entries import EntryRecorder
 from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter.copy import copy_kept, open_writer
 from tdmcrawl.crawler.filter.decide import Decider
+from tdmcrawl.crawler.filter.fastread import Layout
 from tdmcrawl.crawler.filter.options import FilterOptions, FilterResult, Warn
 from tdmcrawl.crawler.filter.origins import collect_origin_files
 from tdmcrawl.crawler.filter.read import RecordEntry, expand_paths, iter_records, member_complete
@@ -60,7 +61,10 @@ def filter_warc_files(
     out = Path(out_dir)
     inputs, evidence_files = input_files(inputs, evidence)
     result = FilterResult()
-    origins, licences = collect_origin_files(inputs, evidence_files, warn, options)
+    layouts: dict[Path, Layout] = {}  # inputs FastWARC may read (crawler/filter/fastread.py)
+    origins, licences = collect_origin_files(
+        inputs, evidence_files, warn, options, layouts if options.fast_read else None
+    )
     result.origins = len(origins)
     out.mkdir(parents=True, exist_ok=True)
     audit = AuditLog.open(out)
@@ -79,7 +83,7 @@ def filter_warc_files(
                 registry = registry_state(decider.follow)
                 if decider.follow is not None:
                     audit.record_registry_state(**decider.follow.state().to_dict())
-                entries = _decide_all(inputs, decider, result, warn)
+                entries = _decide_all(inputs, decider, result, warn, layouts)
                 decider.release_near_duplicates()
                 audit_exclusions(
                     audit, decider.excluded_urls, decider.excluded_entries, decider.registry, result
@@ -139,17 +143,22 @@ def filter_dedup(options: FilterOptions) -> dict[str, Any] | None:
 
 
 def _decide_all(
-    inputs: list[Path], decider: Decider, result: FilterResult, warn: Warn
+    inputs: list[Path],
+    decider: Decider,
+    result: FilterResult,
+    warn: Warn,
+    layouts: dict[Path, Layout],
 ) -> list[list[RecordEntry]]:
-    return [decide_file(path, decider, result, warn) for path in inputs]
+    return [decide_file(path, decider, result, warn, layouts.get(path)) for path in inputs]
 
 
 def decide_file(
-    path: Path, decider: Decider, result: FilterResult, warn: Warn
+    path: Path, decider: Decider, result: FilterResult, warn: Warn, layout: Layout | None = None
 ) -> list[RecordEntry]:
-    """Pass 2 over one input file: its records' entries, decided."""
+    """Pass 2 over one input file: its records' entries, decided (read by FastWARC when
+    pass 1 proved the file's ``layout``)."""
     kept: list[RecordEntry] = []
-    for read in iter_records(path, warn, result):
+    for read in iter_records(path, warn, result, layout):
         result.records_in += 1
         decider.decide(path, read)
         kept.append(read.entry)

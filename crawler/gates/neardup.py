@@ -341,7 +341,21 @@ class NearDuplicateGate:
         if self.error or self.works is None or self.spool is None:
             raise DropItem(f"near-duplicate gate unavailable: {self.error}", log_level="DEBUG")
         generation = self.works.generation
-        fp, matches = _matches(self.works, item.text or "")
+        prepared = item.prepared
+        if prepared is not None and prepared.error:
+            # Its worker died: no verdict, so the page is not kept (fail closed).
+            self._stat("unverified")
+            logger.error(
+                "tdmcrawl: %s not kept: its near-duplicate check failed (%s)",
+                item.url,
+                prepared.error,
+            )
+            raise DropItem(f"near-duplicate check failed: {prepared.error}", log_level="DEBUG")
+        if prepared is not None:
+            fp = Fingerprint.from_bytes(prepared.fingerprint) if prepared.fingerprint else None
+            (matches,) = self.works.matches([fp]) if fp is not None else ([],)
+        else:
+            fp, matches = _matches(self.works, item.text or "")
         if fp is None:
             return item  # too short to be a copy of anything
         if matches:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lxml import etree, html
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
@@ -26,7 +25,8 @@ from tdmcrawl.crawler.gates.origin import (
     origin_of,
 )
 from tdmcrawl.crawler.session import CrawlSession
-from tdmcrawl.dedup import document_kind, document_text, extract_main_text
+from tdmcrawl.crawler.workers import page_text
+from tdmcrawl.dedup.extract import DEFAULT_ENGINE, Engine
 from tdmcrawl.optout import rsl
 from tdmcrawl.optout.decision import Decision
 from tdmcrawl.optout.policy import ResponseSignals, evaluate
@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 DECISION_META = "tdmcrawl_decision"  # the post-fetch decision of an allowed response, as a dict
+PREPARED_META = "tdmcrawl_prepared"  # crawler.workers.Prepared of an allowed response, if any
 
 
 class ResponseGateMiddleware:
@@ -57,6 +58,14 @@ class ResponseGateMiddleware:
             # Without the origin gate there are no origin signals to decide by: keep nothing.
             logger.error("tdmcrawl: the origin gate is not installed; %s is not kept", request.url)
             raise IgnoreRequest("tdmcrawl: the origin gate is not installed")
+        # A page worker prepares the page (text, fingerprint, response record) meanwhile.
+        prepared = self.session.prepare_page(
+            response.url,
+            response.body,
+            _content_type(response) or "",
+            request.meta.get(CAPTURE_META),
+            lambda: getattr(response, "encoding", None),
+        )
         decision, entry = await self.decide(gate, response)
         if not decision.allowed:
             # The page's head and deciding meta tags go to the evidence WARC (never its body);
@@ -75,6 +84,8 @@ class ResponseGateMiddleware:
                 self.session.reserved(response.url, extract_text(response), decision)
             raise Excluded(decision, "post-fetch", response)
         request.meta[DECISION_META] = decision.to_dict()
+        if prepared is not None:
+            request.meta[PREPARED_META] = await prepared
         return response
 
     async def decide(self, gate: Any, response: Response) -> tuple[Decision, Any]:
@@ -108,32 +119,11 @@ class ResponseGateMiddleware:
         return decision, entry
 
 
-def extract_text(response: Response) -> str:
-    """The main text of a page: the one place the crawler turns a body into text
-    (PDF and EPUB files included: ``dedup.document_text``, bounded)."""
-    body = response.body
+def extract_text(response: Response, engine: Engine = DEFAULT_ENGINE) -> str:
+    """The main text of a page (``crawler.workers.page_text``, in this thread)."""
     content_type = _content_type(response) or ""
-    kind = document_kind(content_type, body, response.url)
-    if kind is not None:
-        return document_text(body, kind)
-    if content_type.startswith("text/plain"):
-        encoding = getattr(response, "encoding", None) or "utf-8"
-        return body.decode(encoding, errors="replace")
-    try:
-        return extract_main_text(body, response.url)
-    except Exception:  # a parser failure must not stop the gate
-        logger.debug("extract_main_text failed on %s", response.url, exc_info=True)
-        return _lxml_text(body)
-
-
-def _lxml_text(body: bytes) -> str:
-    try:
-        tree = html.fromstring(body)
-    except (etree.ParserError, ValueError):
-        return ""
-    for node in tree.xpath("//script|//style|//noscript"):
-        node.drop_tree()
-    return " ".join(tree.text_content().split())
+    encoding = getattr(response, "encoding", None) if content_type.startswith("text/") else None
+    return page_text(response.body, content_type, response.url, encoding, engine)
 
 
 def _content_type(response: Response) -> str | None:

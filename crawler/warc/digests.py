@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecordLoader
+from warcio.statusandheaders import StatusAndHeadersParser
 
 CHUNK = 1 << 20
 # Records whose WARC-Payload-Digest names another record's payload: not recomputed.
 REFERRING_TYPES = frozenset({"revisit"})
 PAYLOAD_TYPES = frozenset({"response", "resource", "revisit", "request"})
+_WARC_HEAD = StatusAndHeadersParser(ArcWarcRecordLoader.WARC_TYPES)
+_HEAD_READ = 8192  # stored bytes read at a time for a record's WARC head
+_HEAD_MAX = 1 << 20
 
 
 def sha1_base32(hasher: Any) -> str:
@@ -122,6 +129,13 @@ def iter_records(handle: Any, *, compute: bool = True) -> Iterator[RecordInfo]:
 
 def record_at(path: Path, offset: int, *, compute: bool = False) -> RecordInfo:
     """The record starting at ``offset`` of ``path`` (only that record is read)."""
+    if not compute:
+        # Its WARC head is all a written digest needs: inflate no more than that.
+        head = _warc_head(path, offset)
+        if head is not None:
+            info = describe(head, offset, compute=False)
+            if info.digest_header or info.rec_type not in PAYLOAD_TYPES:
+                return info
     with open(path, "rb") as handle:
         handle.seek(offset)
         iterator = ArchiveIterator(handle, check_digests=False)
@@ -138,3 +152,58 @@ def describe_again(path: Path, offset: int) -> RecordInfo:
         handle.seek(offset)
         iterator = ArchiveIterator(handle, check_digests=False)
         return describe(next(iter(iterator)), offset, compute=True)
+
+
+def _warc_head(path: Path, offset: int) -> Any:
+    """The WARC head of the record at ``offset`` (parsed by warcio's parser, as the
+    iterator parses it) as ``describe`` reads a record, or None where unsure."""
+    inflater = None
+    head = b""
+    pending = b""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        while len(head) < _HEAD_MAX:
+            if not pending:
+                pending = handle.read(_HEAD_READ)
+                if not pending:
+                    return None
+                if inflater is None and not head and pending[:2] == b"\x1f\x8b":
+                    inflater = zlib.decompressobj(wbits=31)
+            if inflater is None:
+                head, pending = head + pending, b""
+            else:
+                try:
+                    # Inflate a little at a time: the head is all that is wanted.
+                    head += inflater.decompress(pending, _HEAD_READ)
+                except zlib.error:
+                    return None
+                pending = inflater.unconsumed_tail
+            end = head.find(b"\r\n\r\n")
+            if end >= 0:
+                head = head[: end + 4]
+                break
+            if inflater is not None and inflater.eof:
+                return None
+        else:
+            return None
+    if not head.startswith(b"WARC/"):
+        return None
+    try:
+        headers = _WARC_HEAD.parse(_Lines(head))
+    except Exception:
+        return None
+    return SimpleNamespace(rec_headers=headers, rec_type=headers.get_header("WARC-Type"))
+
+
+class _Lines:
+    """``readline`` over bytes, for warcio's header parser."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._at = 0
+
+    def readline(self) -> bytes:
+        end = self._data.find(b"\n", self._at)
+        end = len(self._data) if end < 0 else end + 1
+        line, self._at = self._data[self._at : end], end
+        return line

@@ -46,6 +46,14 @@ BeforeRename = Callable[[Path, list[PendingPage], list[PendingPage]], None]
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9._]+")
 
 
+@dataclass(frozen=True)
+class Serialized:
+    """A record already serialised (one gzip member), with its id."""
+
+    record_id: str
+    member: bytes
+
+
 @dataclass
 class _OpenFile:
     final: Path
@@ -92,6 +100,9 @@ class RotatingWarcWriter:
         self.hostname = _HOST_UNSAFE.sub("_", hostname or socket.gethostname()) or "localhost"
         self.warcinfo = dict(warcinfo)
         self.records = RecordFactory(clock=clock, record_id=record_id)
+        # Response records built elsewhere (crawler.workers) are used only when they are what
+        # this writer would build: the default clock and ids, gzip members.
+        self.takes_prebuilt = clock is None and record_id is None and compress
         self.compress = compress
         self.before_close = before_close
         self.after_close = after_close
@@ -104,12 +115,33 @@ class RotatingWarcWriter:
 
     # -- writing
 
-    def write_page(self, capture: Capture, decision: Decision | None = None) -> WarcRef:
-        """Response, request and (with a decision) metadata records; the response's ref."""
+    @property
+    def current_warcinfo_id(self) -> str | None:
+        """The warcinfo record id of the file the next page goes to, if one is open."""
+        return self._file.warcinfo_id if self._file is not None else None
+
+    def write_page(
+        self,
+        capture: Capture,
+        decision: Decision | None = None,
+        *,
+        prebuilt: tuple[str, str, bytes] | None = None,
+    ) -> WarcRef:
+        """Response, request and (with a decision) metadata records; the response's ref.
+
+        ``prebuilt``: (warcinfo id, record id, gzip member) of the response record, built
+        from ``capture`` by a page worker against the file open then; used if the page
+        goes to that file, rebuilt here otherwise (the file rotated meanwhile).
+        """
 
         def build(warcinfo_id: str) -> list[Any]:
-            response = self.records.response(capture, warcinfo_id=warcinfo_id)
-            rid = record_id_of(response)
+            response: Any
+            if prebuilt is not None and self.takes_prebuilt and prebuilt[0] == warcinfo_id:
+                response = Serialized(prebuilt[1], prebuilt[2])
+                rid = prebuilt[1]
+            else:
+                response = self.records.response(capture, warcinfo_id=warcinfo_id)
+                rid = record_id_of(response)
             group = [
                 response,
                 self.records.request(capture, concurrent_to=rid, warcinfo_id=warcinfo_id),
@@ -133,14 +165,20 @@ class RotatingWarcWriter:
         with self._lock:
             current = self._ensure_file()
             records = build(current.warcinfo_id)
-            members = [serialize_record(r, compress=self.compress) for r in records]
+            members = [self._member(r) for r in records]
             if self._full(current, members):
                 self._finalise(current)
                 current = self._ensure_file()
                 # Rebuilt against the new file's warcinfo record.
                 records = build(current.warcinfo_id)
-                members = [serialize_record(r, compress=self.compress) for r in records]
-            return self._append(current, url, [record_id_of(r) for r in records], members)
+                members = [self._member(r) for r in records]
+            ids = [r.record_id if isinstance(r, Serialized) else record_id_of(r) for r in records]
+            return self._append(current, url, ids, members)
+
+    def _member(self, record: Any) -> bytes:
+        if isinstance(record, Serialized):
+            return record.member
+        return serialize_record(record, compress=self.compress)
 
     def write_members(self, url: str, members: list[tuple[str, bytes]]) -> list[WarcRef]:
         """Append records serialised elsewhere, byte for byte, all in one file.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tdmcrawl.dedup import extract_main_text, fingerprint
+from tdmcrawl.dedup import extract_main_text, extract_query_text, fingerprint
 from tdmcrawl.dedup.fingerprint import overlap
 from tdmcrawl.dedup.text import shingle_hashes
 from tests.support.dedup import ABAI, PUSHKIN, text
@@ -101,3 +101,36 @@ def test_wrong_types_and_engines_are_errors():
         extract_main_text(42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown extraction engine"):
         extract_main_text("<p>x</p>", engine="nope")  # type: ignore[arg-type]
+
+
+def news_page(body: str) -> bytes:
+    """A page as news sites make them: inline script and data, a large menu, teasers."""
+    menu = "".join(f"<li><a href='/s/{k}'>Бөлім {k}</a></li>" for k in range(40))
+    teasers = "".join(
+        f"<div class='teaser'><a href='/t/{k}'><h4>Жаңалық {k}</h4></a><p>{RELATED}</p></div>"
+        for k in range(8)
+    )
+    paras = "".join(f"<p>{p}.</p>" for p in body.split(". "))
+    html = (
+        "<html><head><meta charset='utf-8'><title>T</title><style>.a{color:red}</style>"
+        "<script>window.dataLayer=[];gtag('js',new Date())</script></head><body>"
+        f"<header><nav><ul>{menu}</ul></nav></header><main><article><h1>Қара сөз</h1>{paras}"
+        f"</article></main><aside>{teasers}</aside><footer>{FOOTER}</footer>"
+        "<script type='application/json'>{\"items\":[1,2,3]}</script></body></html>"
+    )
+    return html.encode("utf-8")
+
+
+@pytest.mark.parametrize("body", [ABAI, PUSHKIN, text("en", 100, 300)], ids=["kk", "ru", "en"])
+def test_query_text_covers_the_work_as_the_index_text_does(body):
+    # The query side (extract_query_text) may keep some boilerplate, never lose the article:
+    # a page's coverage of the work it copies is what decides a match.
+    work = shingle_hashes(body)
+    for html in (page(body), news_page(body)):
+        query = shingle_hashes(extract_query_text(html, "https://example.kz/a"))
+        assert overlap(query, work) / work.size > 0.95
+        assert "window.dataLayer" not in extract_query_text(html)
+
+
+def test_query_text_decodes_legacy_charsets():
+    assert "Мой дядя самых честных правил" in extract_query_text(page(PUSHKIN, "windows-1251"))
