@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -310,13 +311,12 @@ def test_many_pages_through_workers_give_the_single_process_output(tmp_path: Pat
     assert len(copies) >= 15
 
 
-_PARENT = os.getpid()
 _REAL_BATCH = neardup_module._fingerprint_batch
 
 
 def _dying_batch(config: Any, jobs: list[tuple[str, bytes, bool]]) -> list[Any]:
     """In a worker process: the worker dies (as a crash or the OOM killer would)."""
-    if os.getpid() != _PARENT:
+    if multiprocessing.parent_process() is not None:  # a worker, not the filter itself
         os.kill(os.getpid(), signal.SIGKILL)
     return _REAL_BATCH(config, jobs)
 
