@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -154,8 +155,8 @@ def extract_meta(
         unread = f"only the first {size} bytes of the body were read"
     encoding, bom = sniff_encoding(data, content_type)
     wanted = {n.lower() for n in names} if names is not None else None
-    collector, failed = _scan(data, bom, encoding, wanted)
-    tags, warnings = collector.tags, []
+    found, failed = _scan(data, bom, encoding, wanted)
+    tags, warnings = found.tags, []
     other = _other_reading(data, bom, encoding)
     if other is not None:
         # The declared charset and the bytes disagree (a server that says UTF-16 and sends
@@ -167,23 +168,47 @@ def extract_meta(
             warnings.append(f"the page read as {encoding} and as {other}: meta tags of both kept")
     if failed and not unread:
         unread = f"the HTML parser failed ({failed})"
-    in_body = collector.in_body if collector.parsed else None
+    in_body = found.in_body if found.parsed else None
     return MetaScan(tuple(tags), encoding, tuple(warnings), _where(unread, in_body=in_body))
 
 
 def _scan(
     data: bytes, bom: int, encoding: str, wanted: set[str] | None
-) -> tuple[_Collector, str | None]:
+) -> tuple[_Found, str | None]:
     """The meta tags of ``data[bom:]`` read as ``encoding``; the parser's error if any."""
-    collector = _Collector(wanted)
     if not _ascii_compatible(encoding):
         # "<meta" is not in these bytes as ASCII: transcode first (UTF-16 is rare).
         data, bom, encoding = data[bom:].decode(encoding, "replace").encode("utf-8"), 0, "utf-8"
     last = _last_meta(data)
     if last < bom:
-        return collector, None  # no meta tag in what was read
-    collector.parsed = True
-    return collector, _parse(data, bom, _end_of_tag(data, last), encoding, collector)
+        return _Found([], in_body=False, parsed=False), None  # no meta tag in what was read
+    parser, collector = _thread_parser()
+    collector.reset(wanted)
+    failed = _parse(data, bom, _end_of_tag(data, last), encoding, parser)
+    return _Found(collector.tags, in_body=collector.in_body, parsed=True), failed
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What one scan found (the thread's collector is reused by the next scan)."""
+
+    tags: list[MetaTag]
+    in_body: bool
+    parsed: bool  # False: no "<meta" in the bytes, nothing was parsed
+
+
+_THREAD = threading.local()
+
+
+def _thread_parser() -> tuple[Any, _Collector]:
+    """This thread's lxml parser and its target, made once: lxml inspects a target's
+    methods each time a parser with a new target starts (about 25 us a page), and a
+    parser may serve one parse at a time, so each thread keeps its own."""
+    pair = getattr(_THREAD, "pair", None)
+    if pair is None:
+        collector = _Collector(None)
+        pair = _THREAD.pair = (_new_parser(collector), collector)
+    return cast(tuple[Any, _Collector], pair)
 
 
 def _other_reading(data: bytes, bom: int, encoding: str) -> str | None:
@@ -249,20 +274,24 @@ def _chunks(data: bytes, start: int, stop: int, encoding: str) -> Iterator[bytes
         yield decoder.decode(data[pos:end], final=end >= stop).encode("utf-8", "replace")
 
 
-def _parse(data: bytes, start: int, stop: int, encoding: str, target: _Collector) -> str | None:
+def _new_parser(target: _Collector) -> Any:
+    # The stubs' ParserTarget asks for end/data/comment too; lxml calls only what the
+    # target defines, and defining them would cost a Python call per text node.
+    return etree.HTMLParser(
+        target=cast(Any, target), encoding="utf-8", recover=True, huge_tree=True, no_network=True
+    )
+
+
+def _parse(data: bytes, start: int, stop: int, encoding: str, parser: Any) -> str | None:
     """Parse ``data[start:stop]`` with lxml's HTML parser; the error text if it failed.
 
     lxml *pulls* the bytes from a reader, so libxml2 keeps a small window of the
     document rather than a copy of all of it (its push parser, ``feed``, would)."""
-    # The stubs' ParserTarget asks for end/data/comment too; lxml calls only what the
-    # target defines, and defining them would cost a Python call per text node.
-    parser = etree.HTMLParser(
-        target=cast(Any, target), encoding="utf-8", recover=True, huge_tree=True, no_network=True
-    )
     try:
         reader = _Reader(_chunks(data, start, stop, encoding))
         etree.parse(cast(IO[bytes], reader), parser)  # lxml calls only read()
     except (etree.LxmlError, ValueError, LookupError) as exc:
+        _THREAD.pair = None  # the next page gets a fresh parser, whatever state this one is in
         return str(exc)[:200] or type(exc).__name__
     return None
 
@@ -300,10 +329,12 @@ class _Collector:
     ``start`` and ``close`` are defined, so lxml reports nothing else to Python."""
 
     def __init__(self, wanted: set[str] | None) -> None:
+        self.reset(wanted)
+
+    def reset(self, wanted: set[str] | None) -> None:
         self.wanted = wanted
         self.tags: list[MetaTag] = []
         self.in_body = False
-        self.parsed = False  # False: no "<meta" in the bytes, nothing was parsed
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         if tag == "meta":

@@ -1,6 +1,7 @@
 """Meta tag extraction from HTML bytes: charsets, broken markup, garbage, huge bodies."""
 
 import codecs
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import given
@@ -286,7 +287,28 @@ def test_html_meta_early_stop_finds_what_a_whole_parse_finds(parts):
     raw = "".join(parts).encode()
     scan = extract_meta(raw)
     whole = html_meta._Collector(None)
-    html_meta._parse(raw, 0, len(raw), "utf-8", whole)
+    html_meta._parse(raw, 0, len(raw), "utf-8", html_meta._new_parser(whole))
     assert [(t.name, t.content, t.in_head) for t in scan.tags] == [
         (t.name, t.content, t.in_head) for t in whole.tags
     ]
+
+
+def test_html_meta_parser_reused_by_a_thread_carries_nothing_from_one_page_to_the_next():
+    # One lxml parser a thread serves every page: each scan starts clean, also after a
+    # page whose meta tags were in the body, and in other threads at the same time.
+    in_body = b"<html><body><p>x</p><meta name=robots content=noai></body></html>"
+    in_head = b"<html><head><meta name=tdm-reservation content=1></head><body>y</body></html>"
+    first = extract_meta(in_body)
+    second = extract_meta(in_head)
+    assert [(t.name, t.in_head) for t in first.tags] == [("robots", False)]
+    assert [(t.name, t.in_head) for t in second.tags] == [("tdm-reservation", True)]
+    assert first.tags[0].content == "noai"  # the first result is not changed by the second
+
+    def scan(page: bytes) -> list[tuple[str, bool]]:
+        return [(t.name, t.in_head) for t in extract_meta(page).tags]
+
+    pages = [in_body, in_head] * 200
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(scan, pages))
+    assert results == [scan(page) for page in pages]
+    assert results[0] == [("robots", False)] and results[1] == [("tdm-reservation", True)]
