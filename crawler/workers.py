@@ -94,30 +94,33 @@ class Job:
     text: bool = True  # fingerprint wanted (the near-duplicate gate is on)
     capture: Capture | None = field(default=None, repr=False)
     warcinfo_id: str | None = None  # the open output file's: the record is built against it
+    config: DedupConfig | None = None  # the index's (``DEFAULT_CONFIG`` when None)
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A job's answer. ``fingerprint``: bytes, or None when the text is too short to be a
-    copy of anything; ``record``: (warcinfo id, record id, gzip member) of the response
-    record; ``error``: why there is no answer (then nothing else is set)."""
+    """A job's answer. ``checked``: the text was fingerprinted (``Job.text``); then
+    ``fingerprint`` is its bytes, or None when the text is too short to be a copy of
+    anything; ``record``: (warcinfo id, record id, gzip member) of the response record;
+    ``error``: why there is no answer (then nothing else is set)."""
 
     fingerprint: bytes | None = None
     record: tuple[str, str, bytes] | None = None
     error: str | None = None
+    checked: bool = False
 
 
-def prepare(job: Job, config: DedupConfig = DEFAULT_CONFIG) -> Prepared:
+def prepare(job: Job) -> Prepared:
     fp = None
     if job.text:
         text = page_text(job.body, job.content_type, job.url, job.encoding, QUERY_ENGINE)
-        found = fingerprint(text, config, positions=False)
+        found = fingerprint(text, job.config or DEFAULT_CONFIG, positions=False)
         fp = found.to_bytes() if found is not None else None
     record = None
     if job.capture is not None and job.warcinfo_id:
         response = RecordFactory().response(job.capture, warcinfo_id=job.warcinfo_id)
         record = (job.warcinfo_id, record_id_of(response), serialize_record(response))
-    return Prepared(fingerprint=fp, record=record)
+    return Prepared(fingerprint=fp, record=record, checked=job.text)
 
 
 def serve(source: BinaryIO, sink: BinaryIO) -> None:
