@@ -324,6 +324,7 @@ def realistic(args: argparse.Namespace) -> None:
                         cwd = Path(args.before).absolute().parents[2]
                     else:
                         argv = tdmcrawl_argv(out, seeds, registry)
+                        argv += [a for kv in args.set for a in ("-s", kv)]
                     log = tmp / f"{name}-{round_}.log"
                     wall, cpu = measured(argv + settings_args(), log, cwd)
                     urls = kept_urls(out if name == "bare" else out / "warc")
@@ -557,6 +558,13 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile one run of each")
     parser.add_argument("--profile-dir", help="keep the profiles (.prof) here")
     parser.add_argument("--small-pages", type=int, default=3000, help="0: skip that figure")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for this checkout's tdmcrawl only (e.g. TDMCRAWL_WORKERS=0)",
+    )
     parser.add_argument(
         "--before",
         metavar="PYTHON",

@@ -24,6 +24,7 @@ after ``MAX_RESTARTS`` the crawl prepares pages in its own thread.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import pickle
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 FRAME = struct.Struct("<QI")  # job id, length of the pickled job or answer
 MAX_RESTARTS = 5
+PIPE_SIZE = 1 << 20
 
 
 # --- the work (runs in a worker, or in the crawl's thread) -------------------------------
@@ -159,6 +161,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     serve(sys.stdin.buffer, sys.stdout.buffer)
+    # Every answer is flushed: skip the interpreter's teardown (numpy, resiliparse...),
+    # which the crawl would wait for at its close.
+    os._exit(0)
 
 
 # --- the pool (the crawl's side, in the reactor thread) ----------------------------------
@@ -180,6 +185,8 @@ class _Worker:
         self.rfd = self.proc.stdout.fileno()
         os.set_blocking(self.wfd, False)
         os.set_blocking(self.rfd, False)
+        for fd in (self.wfd, self.rfd):
+            _widen_pipe(fd)
         self.out = bytearray()
         self.inp = bytearray()
         self.jobs: dict[int, asyncio.Future[Prepared]] = {}
@@ -276,6 +283,15 @@ class _Worker:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def _widen_pipe(fd: int) -> None:
+    """A pipe of 1 MiB (Linux; 64 KiB by default): a page's job is written in one call
+    instead of a write, a wait for the worker to read, and another write."""
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+    except OSError:
+        pass  # another system, or over /proc/sys/fs/pipe-max-size: the default size works
 
 
 class WorkerPool:
