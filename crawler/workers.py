@@ -24,6 +24,7 @@ after ``MAX_RESTARTS`` the crawl prepares pages in its own thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -288,10 +289,9 @@ class _Worker:
 def _widen_pipe(fd: int) -> None:
     """A pipe of 1 MiB (Linux; 64 KiB by default): a page's job is written in one call
     instead of a write, a wait for the worker to read, and another write."""
-    try:
+    # Another system, or over /proc/sys/fs/pipe-max-size: the default size works too.
+    with contextlib.suppress(OSError):
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
-    except OSError:
-        pass  # another system, or over /proc/sys/fs/pipe-max-size: the default size works
 
 
 class WorkerPool:
