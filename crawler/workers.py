@@ -275,10 +275,16 @@ class _Worker:
                 pass
 
     def close(self, timeout: float) -> None:
-        """Close the input (the worker ends), wait for it: its CPU time is the crawl's."""
+        """Close the input (the worker ends), wait for it: its CPU time is the crawl's.
+        Jobs still under way (a crawl stopped early) get no verdict: their pages are
+        not kept, and nothing waits for them any longer."""
         if self.alive:
             self.alive = False
             self._detach()
+        for future in self.jobs.values():
+            if not future.done():
+                future.set_result(Prepared(error="the crawl closed its page workers"))
+        self.jobs.clear()
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -124,6 +124,23 @@ def test_a_dead_worker_fails_its_jobs_and_the_next_job_starts_a_new_one():
     assert restarts == 1 and pids and dead not in pids
 
 
+def test_closing_the_pool_fails_the_jobs_under_way():
+    body = article_html("Күнделік", filler(3))
+
+    async def go(loop):
+        pool = WorkerPool(1, loop)
+        pool.start()
+        (worker,) = pool.workers
+        os.kill(worker.proc.pid, signal.SIGSTOP)  # it never answers
+        pending = pool.submit(_job(body))
+        pool.close(timeout=0.5)  # then killed
+        return await asyncio.wait_for(pending, 5), worker.proc.returncode
+
+    answer, returncode = _run(go)
+    assert answer.error == "the crawl closed its page workers" and answer.fingerprint is None
+    assert returncode == -signal.SIGKILL
+
+
 def test_after_too_many_deaths_the_pool_is_no_longer_available():
     async def go(loop):
         pool = WorkerPool(1, loop)
