@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.utils import BUFF_SIZE
 
 CHUNK = 1 << 20
 # Records whose WARC-Payload-Digest names another record's payload: not recomputed.
 REFERRING_TYPES = frozenset({"revisit"})
-HEAD_BLOCK = 1024  # bytes read at a time for a record's head (record_at)
 PAYLOAD_TYPES = frozenset({"response", "resource", "revisit", "request"})
 
 
@@ -126,10 +124,7 @@ def record_at(path: Path, offset: int, *, compute: bool = False) -> RecordInfo:
     """The record starting at ``offset`` of ``path`` (only that record is read)."""
     with open(path, "rb") as handle:
         handle.seek(offset)
-        # Small reads: the heads are all that is needed unless the digest is computed (a
-        # manifest reads one head per kept page; warcio's 16 KiB reads inflate ~64 KiB).
-        block = HEAD_BLOCK if not compute else BUFF_SIZE
-        iterator = ArchiveIterator(handle, check_digests=False, block_size=block)
+        iterator = ArchiveIterator(handle, check_digests=False)
         record = next(iter(iterator))
         info = describe(record, offset, compute=compute)
         if not info.digest_header and not compute and info.rec_type in PAYLOAD_TYPES:
