@@ -68,11 +68,11 @@ TDMCRAWL = [sys.executable, "-m", "tdmcrawl.crawler.cli"]
 # --- running a crawler process and measuring it ------------------------------------------
 
 
-def measured(argv: list[str], log: Path) -> tuple[float, float]:
+def measured(argv: list[str], log: Path, cwd: Path = ROOT) -> tuple[float, float]:
     """Wall and CPU seconds (user + system of the process and its waited-for children)."""
     with open(log, "wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -101,9 +101,12 @@ def bare_argv(out: Path, seeds: list[str]) -> list[str]:
     return [sys.executable, str(WEB / "bare_scrapy.py"), str(out / "bare.warc.gz"), *seeds]
 
 
-def tdmcrawl_argv(out: Path, seeds: list[str], registry: Path) -> list[str]:
+def tdmcrawl_argv(
+    out: Path, seeds: list[str], registry: Path, python: str = sys.executable
+) -> list[str]:
     return [
-        *TDMCRAWL,
+        python,
+        *TDMCRAWL[1:],
         "crawl",
         *seeds,
         "--out",
@@ -307,15 +310,23 @@ def realistic(args: argparse.Namespace) -> None:
                 f"load before: {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
+            names = ["bare", "tdmcrawl", *(["before"] if args.before else [])]
             for round_ in range(args.rounds):
-                for name in ("bare", "tdmcrawl"):
+                for name in names:
                     out = tmp / f"{name}-{round_}"
                     out.mkdir()
+                    cwd = ROOT
                     if name == "bare":
                         argv = bare_argv(out, seeds)
+                    elif name == "before":
+                        # Another checkout's tdmcrawl (its own venv), e.g. main before a change.
+                        argv = tdmcrawl_argv(out, seeds, registry, args.before)
+                        cwd = Path(args.before).absolute().parents[2]
                     else:
                         argv = tdmcrawl_argv(out, seeds, registry)
-                    wall, cpu = measured(argv + settings_args(), tmp / f"{name}-{round_}.log")
+                        argv += [a for kv in args.set for a in ("-s", kv)]
+                    log = tmp / f"{name}-{round_}.log"
+                    wall, cpu = measured(argv + settings_args(), log, cwd)
                     urls = kept_urls(out if name == "bare" else out / "warc")
                     kept.setdefault(name, urls)
                     if urls != kept[name]:
@@ -335,9 +346,18 @@ def realistic(args: argparse.Namespace) -> None:
             o.stop()
 
 
+LABELS = {
+    "bare": "bare scrapy + warcio",
+    "tdmcrawl": "tdmcrawl crawl",
+    "before": "tdmcrawl crawl (before)",
+}
+
+
 def report(rows: dict[str, list[tuple[float, float, int]]], kept: dict[str, set[str]]) -> None:
     print(f"\n{'crawler':<24} {'pages':>6} {'wall s':>13} {'CPU s':>13} {'pages/s':>13}")
-    for name, label in (("bare", "bare scrapy + warcio"), ("tdmcrawl", "tdmcrawl crawl")):
+    for name, label in LABELS.items():
+        if name not in rows:
+            continue
         walls = [r[0] for r in rows[name]]
         cpus = [r[1] for r in rows[name]]
         rates = [r[2] / r[0] for r in rows[name]]
@@ -345,17 +365,25 @@ def report(rows: dict[str, list[tuple[float, float, int]]], kept: dict[str, set[
             f"{label:<24} {rows[name][0][2]:>6} {span(walls):>13} {span(cpus):>13} "
             f"{span(rates, '.0f'):>13}"
         )
-    wall_ratios = [t[0] / b[0] for b, t in zip(rows["bare"], rows["tdmcrawl"], strict=True)]
-    cpu_ratios = [t[1] / b[1] for b, t in zip(rows["bare"], rows["tdmcrawl"], strict=True)]
-    same = kept["bare"] == kept["tdmcrawl"]
+    for name in ("tdmcrawl", "before"):
+        if name in rows:
+            ratios(name, rows, kept)
+
+
+def ratios(
+    name: str, rows: dict[str, list[tuple[float, float, int]]], kept: dict[str, set[str]]
+) -> None:
+    wall_ratios = [t[0] / b[0] for b, t in zip(rows["bare"], rows[name], strict=True)]
+    cpu_ratios = [t[1] / b[1] for b, t in zip(rows["bare"], rows[name], strict=True)]
+    same = kept["bare"] == kept[name]
     print(
-        f"tdmcrawl / bare, per round: wall {span(wall_ratios, '.2f')}x (median "
+        f"{LABELS[name]} / bare, per round: wall {span(wall_ratios, '.2f')}x (median "
         f"{statistics.median(wall_ratios):.2f}x, goal <= 1.15x), CPU {span(cpu_ratios, '.2f')}x "
         f"(median {statistics.median(cpu_ratios):.2f}x, goal <= 1.3x); same pages kept: "
-        f"{'yes' if same else 'NO'} ({len(kept['tdmcrawl'])} and {len(kept['bare'])})"
+        f"{'yes' if same else 'NO'} ({len(kept[name])} and {len(kept['bare'])})"
     )
     if not same:
-        only = sorted(kept["bare"] ^ kept["tdmcrawl"])[:5]
+        only = sorted(kept["bare"] ^ kept[name])[:5]
         print(f"  differ, e.g.: {only}")
 
 
@@ -480,7 +508,7 @@ def bare_small(seed: str, out: str) -> None:
     process.start()
 
 
-def small_pages(total: int) -> None:
+def small_pages(total: int, before: str | None = None) -> None:
     ports: multiprocessing.Queue = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve_small, args=(total, ports), daemon=True)
     server.start()
@@ -489,15 +517,20 @@ def small_pages(total: int) -> None:
     speed = [arg for name, value in SMALL_SPEED.items() for arg in ("-s", f"{name}={value}")]
     try:
         with tempfile.TemporaryDirectory(prefix="bench-crawl-small-") as tmp:
-            for name in ("bare scrapy + warcio", "tdmcrawl"):
-                out = Path(tmp, name.split()[0])
-                if name == "tdmcrawl":
-                    argv = [*TDMCRAWL, "crawl", seed, "--out", str(out), "--progress", "0"]
-                    argv += ["--max-depth", "100", *speed]
+            names = ["bare scrapy + warcio", "tdmcrawl", *(["tdmcrawl (before)"] if before else [])]
+            for name in names:
+                out = Path(tmp, name.split()[0] + ("-before" if "before" in name else ""))
+                cwd = ROOT
+                if name.startswith("tdmcrawl"):
+                    python = before if before and "before" in name else sys.executable
+                    argv = [python, *TDMCRAWL[1:], "crawl", seed, "--out", str(out)]
+                    argv += ["--progress", "0", "--max-depth", "100", *speed]
+                    if python != sys.executable:
+                        cwd = Path(python).absolute().parents[2]
                 else:
                     argv = [sys.executable, __file__, "--bare-small", json.dumps([seed, str(out)])]
                 out.mkdir()
-                wall, cpu = measured(argv, Path(tmp, name.split()[0] + ".log"))
+                wall, cpu = measured(argv, out.with_suffix(".log"), cwd)
                 pages = len(kept_urls(out / "warc"))
                 rows.append((name, pages, wall, cpu))
     finally:
@@ -509,8 +542,12 @@ def small_pages(total: int) -> None:
     print(f"{'crawler':<22} {'pages':>6} {'wall s':>7} {'CPU s':>7} {'pages/s':>8}")
     for name, pages, wall, cpu in rows:
         print(f"{name:<22} {pages:>6} {wall:>7.2f} {cpu:>7.2f} {pages / wall:>8.1f}")
-    (_, bp, bw, bc), (_, tp, tw, tc) = rows
-    print(f"overhead: {(tw / tp) / (bw / bp):.2f}x the wall time per page, {tc / bc:.2f}x the CPU")
+    _, bp, bw, bc = rows[0]
+    for name, tp, tw, tc in rows[1:]:
+        print(
+            f"{name} overhead: {(tw / tp) / (bw / bp):.2f}x the wall time per page, "
+            f"{tc / bc:.2f}x the CPU"
+        )
 
 
 def main() -> None:
@@ -521,6 +558,19 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile one run of each")
     parser.add_argument("--profile-dir", help="keep the profiles (.prof) here")
     parser.add_argument("--small-pages", type=int, default=3000, help="0: skip that figure")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for this checkout's tdmcrawl only (e.g. TDMCRAWL_WORKERS=0)",
+    )
+    parser.add_argument(
+        "--before",
+        metavar="PYTHON",
+        help="also run the tdmcrawl of another checkout (its venv's python, e.g. "
+        "/work/main/.venv/bin/python), in the same alternating rounds",
+    )
     parser.add_argument("--bare-small", help=argparse.SUPPRESS)
     parser.add_argument("--profile-run", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
@@ -533,7 +583,7 @@ def main() -> None:
     if args.rounds or args.profile:
         realistic(args)
     if args.small_pages:
-        small_pages(args.small_pages)
+        small_pages(args.small_pages, args.before)
 
 
 if __name__ == "__main__":

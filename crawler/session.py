@@ -361,7 +361,9 @@ class CrawlSession:
             text=self.neardup is not None,
             capture=capture if warcinfo else None,
             warcinfo_id=warcinfo,
+            config=getattr(getattr(self.neardup, "works", None), "config", None),
         )
+        self._stats_inc("workers/jobs")
         return pool.submit(job)
 
     # -- the registry ---------------------------------------------------------

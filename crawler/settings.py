@@ -402,7 +402,8 @@ def validate(settings: Any) -> None:
     claims to be Scrapy, an output directory inside another crawl's.
     """
     for name in list(settings):
-        unknown_name(str(name))
+        if _priority(settings, name) != _PRIORITY_DEFAULT:  # Scrapy's own names are no typos
+            unknown_name(str(name))
     for name, rule in (*RULES.items(), *SCRAPY_RULES.items()):
         value = settings.get(name)
         if value is None:

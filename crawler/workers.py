@@ -24,6 +24,8 @@ after ``MAX_RESTARTS`` the crawl prepares pages in its own thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 import os
 import pickle
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 FRAME = struct.Struct("<QI")  # job id, length of the pickled job or answer
 MAX_RESTARTS = 5
+PIPE_SIZE = 1 << 20
 
 
 # --- the work (runs in a worker, or in the crawl's thread) -------------------------------
@@ -94,30 +97,33 @@ class Job:
     text: bool = True  # fingerprint wanted (the near-duplicate gate is on)
     capture: Capture | None = field(default=None, repr=False)
     warcinfo_id: str | None = None  # the open output file's: the record is built against it
+    config: DedupConfig | None = None  # the index's (``DEFAULT_CONFIG`` when None)
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A job's answer. ``fingerprint``: bytes, or None when the text is too short to be a
-    copy of anything; ``record``: (warcinfo id, record id, gzip member) of the response
-    record; ``error``: why there is no answer (then nothing else is set)."""
+    """A job's answer. ``checked``: the text was fingerprinted (``Job.text``); then
+    ``fingerprint`` is its bytes, or None when the text is too short to be a copy of
+    anything; ``record``: (warcinfo id, record id, gzip member) of the response record;
+    ``error``: why there is no answer (then nothing else is set)."""
 
     fingerprint: bytes | None = None
     record: tuple[str, str, bytes] | None = None
     error: str | None = None
+    checked: bool = False
 
 
-def prepare(job: Job, config: DedupConfig = DEFAULT_CONFIG) -> Prepared:
+def prepare(job: Job) -> Prepared:
     fp = None
     if job.text:
         text = page_text(job.body, job.content_type, job.url, job.encoding, QUERY_ENGINE)
-        found = fingerprint(text, config, positions=False)
+        found = fingerprint(text, job.config or DEFAULT_CONFIG, positions=False)
         fp = found.to_bytes() if found is not None else None
     record = None
     if job.capture is not None and job.warcinfo_id:
         response = RecordFactory().response(job.capture, warcinfo_id=job.warcinfo_id)
         record = (job.warcinfo_id, record_id_of(response), serialize_record(response))
-    return Prepared(fingerprint=fp, record=record)
+    return Prepared(fingerprint=fp, record=record, checked=job.text)
 
 
 def serve(source: BinaryIO, sink: BinaryIO) -> None:
@@ -156,6 +162,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     serve(sys.stdin.buffer, sys.stdout.buffer)
+    # Every answer is flushed: skip the interpreter's teardown (numpy, resiliparse...),
+    # which the crawl would wait for at its close.
+    os._exit(0)
 
 
 # --- the pool (the crawl's side, in the reactor thread) ----------------------------------
@@ -177,6 +186,8 @@ class _Worker:
         self.rfd = self.proc.stdout.fileno()
         os.set_blocking(self.wfd, False)
         os.set_blocking(self.rfd, False)
+        for fd in (self.wfd, self.rfd):
+            _widen_pipe(fd)
         self.out = bytearray()
         self.inp = bytearray()
         self.jobs: dict[int, asyncio.Future[Prepared]] = {}
@@ -264,15 +275,29 @@ class _Worker:
                 pass
 
     def close(self, timeout: float) -> None:
-        """Close the input (the worker ends), wait for it: its CPU time is the crawl's."""
+        """Close the input (the worker ends), wait for it: its CPU time is the crawl's.
+        Jobs still under way (a crawl stopped early) get no verdict: their pages are
+        not kept, and nothing waits for them any longer."""
         if self.alive:
             self.alive = False
             self._detach()
+        for future in self.jobs.values():
+            if not future.done():
+                future.set_result(Prepared(error="the crawl closed its page workers"))
+        self.jobs.clear()
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def _widen_pipe(fd: int) -> None:
+    """A pipe of 1 MiB (Linux; 64 KiB by default): a page's job is written in one call
+    instead of a write, a wait for the worker to read, and another write."""
+    # Another system, or over /proc/sys/fs/pipe-max-size: the default size works too.
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
 
 
 class WorkerPool:

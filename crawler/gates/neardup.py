@@ -342,17 +342,8 @@ class NearDuplicateGate:
             raise DropItem(f"near-duplicate gate unavailable: {self.error}", log_level="DEBUG")
         generation = self.works.generation
         prepared = item.prepared
-        if prepared is not None and prepared.error:
-            # Its worker died: no verdict, so the page is not kept (fail closed).
-            self._stat("unverified")
-            logger.error(
-                "tdmcrawl: %s not kept: its near-duplicate check failed (%s)",
-                item.url,
-                prepared.error,
-            )
-            raise DropItem(f"near-duplicate check failed: {prepared.error}", log_level="DEBUG")
         if prepared is not None:
-            fp = Fingerprint.from_bytes(prepared.fingerprint) if prepared.fingerprint else None
+            fp = self._prepared_fingerprint(item.url, prepared)
             (matches,) = self.works.matches([fp]) if fp is not None else ([],)
         else:
             fp, matches = _matches(self.works, item.text or "")
@@ -366,6 +357,28 @@ class NearDuplicateGate:
             raise DropItem(f"near-duplicate of {matches[0].key}", log_level="DEBUG")
         self.spool.put(item.url, fp.to_bytes(), item.decision, generation)
         return item
+
+    def _prepared_fingerprint(self, url: str, prepared: Any) -> Fingerprint | None:
+        """A page worker's fingerprint (``crawler.workers.Prepared``); a page without a
+        usable one has no verdict and is not kept (fail closed)."""
+        assert self.works is not None
+        why = prepared.error
+        fp = None
+        if not why and not prepared.checked:
+            why = "the page worker did not fingerprint it"
+        elif not why and prepared.fingerprint:
+            try:
+                fp = Fingerprint.from_bytes(prepared.fingerprint)
+            except FingerprintError as exc:
+                why = f"unreadable fingerprint: {exc}"
+            else:
+                if fp.config_identity != self.works.config.identity:
+                    why = f"fingerprint of another index config ({fp.config_identity})"
+        if why:
+            self._stat("unverified")
+            logger.error("tdmcrawl: %s not kept: its near-duplicate check failed (%s)", url, why)
+            raise DropItem(f"near-duplicate check failed: {why}", log_level="DEBUG")
+        return fp
 
     def matches_text(self, text: str) -> tuple[Reason, ...]:
         """The ``registry-content`` / ``reserved-copy`` reasons of a page's text, as the gate

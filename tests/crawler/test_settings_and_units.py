@@ -136,6 +136,24 @@ def test_addon_installs_the_gates_and_respects_the_project():
     assert "tdmcrawl.crawler.output.WarcOutputPipeline" not in off.getdict("ITEM_PIPELINES")
 
 
+REMOTE = "scrapy.extensions.remote_control.RemoteControl"
+COOKIES = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
+
+
+def test_addon_leaves_out_components_whose_setting_is_off():
+    # Off (the add-on's defaults): never built, so their modules are never imported.
+    settings = Settings()
+    TdmcrawlAddon().update_settings(settings)
+    assert settings.getdict("EXTENSIONS")[REMOTE] is None
+    assert settings.getdict("DOWNLOADER_MIDDLEWARES")[COOKIES] is None
+    # A project that switches one on gets it, at Scrapy's own priority.
+    on = Settings({"REMOTE_CONTROL_ENABLED": True, "COOKIES_ENABLED": True}, priority="project")
+    TdmcrawlAddon().update_settings(on)
+    assert REMOTE not in on.getdict("EXTENSIONS")
+    assert COOKIES not in on.getdict("DOWNLOADER_MIDDLEWARES")
+    assert on.getwithbase("DOWNLOADER_MIDDLEWARES")[COOKIES] == 700
+
+
 def test_every_setting_is_documented():
     documented = set(re.findall(r"`(TDMCRAWL_[A-Z_]+)`", DOCS.read_text(encoding="utf-8")))
     assert set(tdm_settings.SETTINGS) <= documented

@@ -195,6 +195,8 @@ def test_unknown_setting_name_in_project_settings_stops_the_addon(web, tmp_path)
         (["-s", "TDMCRAWL_REGISTRY="], "TDMCRAWL_REGISTRY"),
         (["-s", "TDMCRAWL_DEDUP_REDIS=localhost:6379"], "TDMCRAWL_DEDUP_REDIS"),
         (["-s", "TDMCRAWL_HTML_META_MAX_BYTES=10"], "TDMCRAWL_HTML_META_MAX_BYTES"),
+        (["-s", "TDMCRAWL_WORKERS=-1"], "TDMCRAWL_WORKERS"),
+        (["-s", "TDMCRAWL_WORKERS=two"], "TDMCRAWL_WORKERS"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
