@@ -33,6 +33,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -46,6 +47,10 @@ logger = logging.getLogger(__name__)
 FRAME = struct.Struct("<QI")  # job id, length of the pickled job or answer
 MAX_RESTARTS = 5
 PIPE_SIZE = 1 << 20
+# A worker that holds jobs and answers none for this long is stuck (a pathological page
+# in an extractor, a stopped process): it is killed and its pages fail (not kept), so a
+# crawl never waits for ever. Generous: the largest page allowed takes seconds.
+STALL_TIMEOUT = 300.0
 
 
 # --- the work (runs in a worker, or in the crawl's thread) -------------------------------
@@ -193,9 +198,12 @@ class _Worker:
         self.jobs: dict[int, asyncio.Future[Prepared]] = {}
         self.alive = True
         self.writing = False
+        self.progress = time.monotonic()  # the last answer, or when it last became busy
         pool.loop.add_reader(self.rfd, self._readable)
 
     def send(self, job_id: int, data: bytes, future: asyncio.Future[Prepared]) -> None:
+        if not self.jobs:
+            self.progress = time.monotonic()
         self.jobs[job_id] = future
         self.out += FRAME.pack(job_id, len(data))
         self.out += data
@@ -236,6 +244,7 @@ class _Worker:
                 break
             data = bytes(self.inp[FRAME.size : FRAME.size + length])
             del self.inp[: FRAME.size + length]
+            self.progress = time.monotonic()
             future = self.jobs.pop(job_id, None)
             if future is None or future.done():
                 continue
@@ -303,13 +312,21 @@ def _widen_pipe(fd: int) -> None:
 class WorkerPool:
     """``processes`` page workers; :meth:`submit` returns a future of :class:`Prepared`."""
 
-    def __init__(self, processes: int, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        processes: int,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        stall_timeout: float = STALL_TIMEOUT,
+    ) -> None:
         self.processes = processes
         self.loop = loop or asyncio.get_event_loop()
         self.workers: list[_Worker] = []
         self.restarts = 0
+        self.stall_timeout = stall_timeout
         self._next_id = 0
         self._closed = False
+        self._watch: asyncio.TimerHandle | None = None
 
     @property
     def available(self) -> bool:
@@ -319,6 +336,24 @@ class WorkerPool:
     def start(self) -> None:
         while len(self.workers) < self.processes:
             self.workers.append(_Worker(self))
+        if self._watch is None:
+            self._watch = self.loop.call_later(self._watch_period, self._check_stalls)
+
+    @property
+    def _watch_period(self) -> float:
+        return max(0.05, min(self.stall_timeout / 4, 10.0))
+
+    def _check_stalls(self) -> None:
+        self._watch = None
+        if self._closed:
+            return
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if worker.alive and worker.jobs and now - worker.progress > self.stall_timeout:
+                with contextlib.suppress(OSError):
+                    worker.proc.kill()
+                worker.fail(f"no answer for {self.stall_timeout:g} s: the worker was stopped")
+        self._watch = self.loop.call_later(self._watch_period, self._check_stalls)
 
     def submit(self, job: Job) -> asyncio.Future[Prepared]:
         future: asyncio.Future[Prepared] = self.loop.create_future()
@@ -348,6 +383,9 @@ class WorkerPool:
 
     def close(self, timeout: float = 10.0) -> None:
         self._closed = True
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         for worker in self.workers:
             worker.close(timeout)
         self.workers.clear()

@@ -141,6 +141,33 @@ def test_closing_the_pool_fails_the_jobs_under_way():
     assert returncode == -signal.SIGKILL
 
 
+def test_a_worker_that_stops_answering_is_stopped_and_its_jobs_fail():
+    # A worker stuck on a page (here: stopped) holds its jobs; after the stall timeout it
+    # is killed and its pages fail (not kept), and the next job gets a new worker.
+    body = article_html("Күнделік", filler(4))
+
+    async def go(loop):
+        pool = WorkerPool(1, loop, stall_timeout=0.5)
+        try:
+            pool.start()
+            (worker,) = pool.workers
+            os.kill(worker.proc.pid, signal.SIGSTOP)  # alive, but it never answers
+            started = time.monotonic()
+            stuck = await asyncio.wait_for(pool.submit(_job(body)), 30)
+            waited = time.monotonic() - started
+            pool.stall_timeout = 300  # a new worker's start (its imports) is not a stall
+            again = await asyncio.wait_for(pool.submit(_job(body)), 30)
+            return stuck, waited, worker.proc.returncode, again, pool.restarts
+        finally:
+            pool.close()
+
+    stuck, waited, returncode, again, restarts = _run(go)
+    assert stuck.error and "no answer for" in stuck.error and stuck.fingerprint is None
+    assert waited >= 0.5  # not before the timeout
+    assert returncode == -signal.SIGKILL and restarts == 1
+    assert again.error is None and again.checked and again.fingerprint
+
+
 def test_after_too_many_deaths_the_pool_is_no_longer_available():
     async def go(loop):
         pool = WorkerPool(1, loop)
