@@ -19,7 +19,6 @@ import struct
 import termios
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -27,34 +26,15 @@ from warcio.archiveiterator import ArchiveIterator
 from tdmcrawl.crawler.demo.loopback import LoggedRequest, LoopbackWeb, Reply, Site, text_reply
 from tdmcrawl.crawler.gates.neardup import _matches
 from tdmcrawl.crawler.reserved import ReservedWorks
-from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.crawler.warc.records import RecordFactory, serialize_record
 from tdmcrawl.crawler.workers import MAX_RESTARTS, Job, WorkerPool, page_text
 from tdmcrawl.dedup import Fingerprint
 from tdmcrawl.dedup.extract import QUERY_ENGINE
 from tests.e2e.test_neardup_crawl import _crawl, _exclusions, _responses
-from tests.support.neardup import ORIGINAL_KK, article_html, filler, html
+from tests.support.neardup import ORIGINAL_KK, article_html, capture, filler, html
 from tests.support.web import FAST, start_tdmcrawl
 
 # --- the pool on its own: real worker processes, an asyncio loop ---------------------------
-
-
-def _capture(url: str, body: bytes) -> Capture:
-    return Capture(
-        url=url,
-        protocol="HTTP/1.1",
-        status=200,
-        reason="OK",
-        headers=((b"Content-Type", b"text/html; charset=utf-8"),),
-        body=body,
-        request_method="GET",
-        request_target="/a.html",
-        request_protocol="HTTP/1.1",
-        request_headers=((b"Host", b"127.0.0.1"),),
-        request_body=b"",
-        peer_ip="127.0.0.1",
-        fetched_at=datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
-    )
 
 
 def _job(body: bytes, warcinfo: str | None = "<urn:uuid:info>") -> Job:
@@ -63,7 +43,7 @@ def _job(body: bytes, warcinfo: str | None = "<urn:uuid:info>") -> Job:
         url=url,
         body=body,
         content_type="text/html; charset=utf-8",
-        capture=_capture(url, body),
+        capture=capture(url, body),
         warcinfo_id=warcinfo,
     )
 
