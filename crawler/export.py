@@ -1,7 +1,7 @@
 """``tdmcrawl export``: a corpus as training pipelines read it, one row per kept page.
 
-Each row has the page's main ``text`` (``dedup.extract_main_text``, the
-extractor of the near-duplicate gate; a ``text/plain`` body as it is), its
+Each row has the page's main ``text`` (``dedup.extract_main_text``: trafilatura,
+with which the near-duplicate index is built; a ``text/plain`` body as it is), its
 ``id`` (the WARC-Record-ID) and ``metadata``: URL, WARC file and offset,
 payload digest, fetch time, content type, language when the page says it,
 the crawl, the lineage of a ``recheck`` output, and the decision with the
@@ -217,7 +217,8 @@ def _read_page(
 
 
 def page_text(body: bytes, url: str, content_type: str) -> str:
-    """The main text as the near-duplicate gate reads it (crawler/gates/response.py)."""
+    """The main text as the near-duplicate index reads a work (trafilatura): the cleanest
+    text, for training; the gate queries kept pages with the faster resiliparse."""
     if content_type.split(";", 1)[0].strip().lower() == "text/plain":
         match = _CHARSET.search(content_type)
         try:
