@@ -62,6 +62,7 @@ from tdmcrawl.crawler.filter.pipeline import (
     decide_file,
     finish_filter,
     input_files,
+    start_audit,
 )
 from tdmcrawl.crawler.filter.read import RecordEntry
 from tdmcrawl.crawler.provenance import registry_state, versions
@@ -371,14 +372,7 @@ def filter_on_dask(
     del captures
     result.origins = len(origins)
 
-    out.mkdir(parents=True, exist_ok=True)
-    audit = AuditLog.open(out)
-    result.crawl_id = audit.start_crawl(
-        settings=options.settings(),
-        versions=versions(options.policy.agent_list),
-        seeds=[str(p) for p in given],
-        crawl_id=options.crawl_id,
-    )
+    audit, result.crawl_id = start_audit(out, options, given)
     parts_dir = Path(tempfile.mkdtemp(prefix=PARTS_DIR + "-", dir=out))
     scratches = [parts_dir / f"{i:05d}" for i in range(len(input_paths))]
     registry: dict[str, Any] | None = None

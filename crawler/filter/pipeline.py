@@ -66,14 +66,7 @@ def filter_warc_files(
         inputs, evidence_files, warn, options, layouts if options.fast_read else None
     )
     result.origins = len(origins)
-    out.mkdir(parents=True, exist_ok=True)
-    audit = AuditLog.open(out)
-    result.crawl_id = audit.start_crawl(
-        settings=options.settings(),
-        versions=versions(options.policy.agent_list),
-        seeds=[str(p) for p in inputs],
-        crawl_id=options.crawl_id,
-    )
+    audit, result.crawl_id = start_audit(out, options, inputs)
     writer = open_writer(out / "warc", options, inputs, result.crawl_id)
     registry: dict[str, Any] | None = None
     try:
@@ -97,6 +90,20 @@ def filter_warc_files(
         audit.close()
     finish_filter(out, options, result, registry)
     return result
+
+
+def start_audit(out: Path, options: FilterOptions, inputs: list[Path]) -> tuple[AuditLog, str]:
+    """``out``'s audit database, with this run's crawls row (its id) started: one
+    beginning for the single-process filter and the Dask one."""
+    out.mkdir(parents=True, exist_ok=True)
+    audit = AuditLog.open(out)
+    crawl_id = audit.start_crawl(
+        settings=options.settings(),
+        versions=versions(options.policy.agent_list),
+        seeds=[str(p) for p in inputs],
+        crawl_id=options.crawl_id,
+    )
+    return audit, crawl_id
 
 
 def input_files(

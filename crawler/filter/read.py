@@ -164,23 +164,33 @@ def _describe(record: Any) -> ReadRecord:
         record.raw_stream,
         content_type=content_type,
     )
-    if entry.rtype in ("response", "revisit") and "application/http" in content_type:
-        if entry.rtype == "revisit" and (headers.get_header("Content-Length") or "0").strip() in (
-            "0",
-            "",
-        ):
-            return read
-        try:
-            read.http = _HTTP_HEAD.parse(record.raw_stream)
-            int(read.http.get_statuscode())
-        except Exception as exc:
-            read.http, read.bad = None, f"unreadable HTTP head ({short_error(exc)})"
-            return read
-        record.http_headers = read.http
-        try:
-            read.stream = record.content_stream()  # de-chunked, content-decoded
-        except Exception as exc:
-            read.bad = f"unreadable body encoding ({short_error(exc)})"
+
+    def decode(http: Any) -> Any:
+        record.http_headers = http
+        return record.content_stream()  # de-chunked, content-decoded
+
+    return _with_http(read, headers.get_header("Content-Length"), record.raw_stream, decode)
+
+
+def _with_http(read: ReadRecord, warc_length: str | None, raw: Any, decode: Any) -> ReadRecord:
+    """``read`` with the HTTP head of a response (or a revisit that carries one) parsed
+    from ``raw`` and its body stream ``decode(http)``; what fails is ``read.bad``. One
+    reading for warcio's records and FastWARC's, so both tell the same story."""
+    entry = read.entry
+    if entry.rtype not in ("response", "revisit") or "application/http" not in read.content_type:
+        return read
+    if entry.rtype == "revisit" and (warc_length or "0").strip() in ("0", ""):
+        return read
+    try:
+        read.http = _HTTP_HEAD.parse(raw)
+        int(read.http.get_statuscode())
+    except Exception as exc:
+        read.http, read.bad = None, f"unreadable HTTP head ({short_error(exc)})"
+        return read
+    try:
+        read.stream = decode(read.http)
+    except Exception as exc:
+        read.bad = f"unreadable body encoding ({short_error(exc)})"
     return read
 
 
@@ -200,23 +210,7 @@ def _describe_fast(offset: int, length: int, record: FastRecord) -> ReadRecord:
     read = ReadRecord(
         entry, record.header("WARC-Date") or "", None, record.stream, content_type=content_type
     )
-    if entry.rtype in ("response", "revisit") and "application/http" in content_type:
-        if entry.rtype == "revisit" and (record.header("Content-Length") or "0").strip() in (
-            "0",
-            "",
-        ):
-            return read
-        try:
-            read.http = _HTTP_HEAD.parse(record.stream)
-            int(read.http.get_statuscode())
-        except Exception as exc:
-            read.http, read.bad = None, f"unreadable HTTP head ({short_error(exc)})"
-            return read
-        try:
-            read.stream = record.content_stream(read.http)
-        except Exception as exc:
-            read.bad = f"unreadable body encoding ({short_error(exc)})"
-    return read
+    return _with_http(read, record.header("Content-Length"), record.stream, record.content_stream)
 
 
 def read_member(path: Path, layout: Layout, index: int) -> ReadRecord | None:

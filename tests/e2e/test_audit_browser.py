@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from tests.support.audit import (
     Browser,
     build_synthetic,
     chromium_path,
-    demo_crawl,
     start_serve,
     stop,
 )
@@ -27,21 +25,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 ARTIFACTS = paths.ARTIFACTS
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_crawl(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    pytest.importorskip("websocket", reason="websocket-client is in the dev group")
-    b = Browser(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def _visible_rows(browser: Browser) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from tdmcrawl.crawler.cli import main
 from tdmcrawl.optout.decision import Decision, Reason
 from tdmcrawl.registry.i18n import LANGUAGES, translations
 from tests.support import paths
-from tests.support.audit import Browser, chromium_path, demo_crawl
+from tests.support.audit import Browser, chromium_path
 
 pytestmark = pytest.mark.skipif(
     chromium_path() is None,
@@ -29,21 +28,6 @@ ARTIFACTS = paths.ARTIFACTS
 LONG_WORD = "Қазақстанныңұлыдаласыныңәндеріменжырларыныңжинағы"
 ORIGINAL = "https://әдебиет.kz:8443/түпнұсқа"
 COPIES = 17
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_crawl(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    pytest.importorskip("websocket", reason="websocket-client is in the dev group")
-    b = Browser(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def _report(directory: Path, out: Path, *args: str) -> Path:

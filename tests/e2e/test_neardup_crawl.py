@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.support.neardup import FILLERS, REGISTERED_RU, neardup_web
+from tests.support.neardup import FILLERS, neardup_web, registered_work
 from tests.support.redis import redis_server
 from tests.support.web import FAST, tdmcrawl
 
@@ -25,23 +25,7 @@ MAX_SIZE = "5000"  # about two pages per WARC file: files rotate during the craw
 
 
 def _crawl(tmp: Path, *extra: str) -> dict:
-    registry = tmp / "registry.sqlite"
-    work = tmp / "masterskaya.txt"
-    work.write_text(REGISTERED_RU, encoding="utf-8")
-    proc = tdmcrawl(
-        "registry",
-        "add",
-        "--registry",
-        str(registry),
-        "--author",
-        "Анна Иванова",
-        "--file",
-        str(work),
-        "--json",
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    work_id = json.loads(proc.stdout)["id"]
+    registry, work_id = registered_work(tmp)
     web = neardup_web()
     web.start()
     try:

@@ -36,16 +36,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    pytest.importorskip("websocket", reason="websocket-client is in the dev group")
-    b = Browser(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield b
-    finally:
-        b.close()
-
-
 def _wait_load(browser: Browser, action: str) -> None:
     """Run ``action`` (JavaScript from DevTools, which the page itself never runs) and
     wait for the page it leads to."""

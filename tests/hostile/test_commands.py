@@ -28,6 +28,7 @@ from tests.support.neardup import (
     article_html,
     filler,
     html,
+    registered_work,
 )
 from tests.support.project import scrapy_crawl, write_project
 from tests.support.web import FAST, KAZAKH, page, tdmcrawl
@@ -36,24 +37,7 @@ from tests.support.web import FAST, KAZAKH, page, tdmcrawl
 
 
 def _registry(tmp_path: Path) -> Path:
-    registry = tmp_path / "registry.sqlite"
-    work = tmp_path / "masterskaya.txt"
-    work.write_text(REGISTERED_RU, encoding="utf-8")
-    proc = tdmcrawl(
-        "registry",
-        "add",
-        "--registry",
-        str(registry),
-        "--author",
-        "Анна Иванова",
-        "--file",
-        str(work),
-        "--json",
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["id"]
-    return registry
+    return registered_work(tmp_path)[0]
 
 
 def _copy_site() -> LoopbackWeb:

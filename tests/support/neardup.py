@@ -10,14 +10,17 @@ article shares the site's long navigation and footer with the reserved one.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from html import escape
+from pathlib import Path
 
 from tdmcrawl.crawler.demo.loopback import LoggedRequest, LoopbackWeb, Reply, Site, text_reply
 from tdmcrawl.crawler.items import PageItem
 from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.optout.decision import Decision
+from tests.support.web import tdmcrawl
 
 ORIGINAL_DELAY = 2.5  # seconds before the press site answers its reserved article
 
@@ -178,3 +181,27 @@ def page_item(path: str, text: str) -> PageItem:
         capture=capture(url, article_html(path, text)),
         text=text,
     )
+
+
+def registered_work(tmp: Path) -> tuple[Path, str]:
+    """A registry file in ``tmp`` holding REGISTERED_RU as a work, through the real
+    `tdmcrawl registry add`; (its path, the work's id)."""
+    registry = tmp / "registry.sqlite"
+    work = tmp / "masterskaya.txt"
+    work.write_text(REGISTERED_RU, encoding="utf-8")
+    proc = tdmcrawl(
+        "registry",
+        "add",
+        "--registry",
+        str(registry),
+        "--author",
+        "Анна Иванова",
+        "--file",
+        str(work),
+        "--json",
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    work_id = json.loads(proc.stdout)["id"]
+    assert work_id
+    return registry, work_id
