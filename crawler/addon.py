@@ -99,7 +99,9 @@ LISTENERS_OFF = {"TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False
 
 # Scrapy components that do nothing when their setting is off, yet still import their
 # module to find that out: the remote control imports aiohttp, the cookies middleware
-# tldextract and requests (about 0.15 s a crawl). Left out while their setting is off.
+# tldextract and requests (about 0.15 s a crawl). Left out of Scrapy's base list while
+# their setting is off: a None in the project's dict would import them too (Scrapy loads
+# every key of it to match it against the base list).
 IDLE_WHEN_OFF = (
     ("REMOTE_CONTROL_ENABLED", "EXTENSIONS", "scrapy.extensions.remote_control.RemoteControl"),
     (
@@ -134,8 +136,9 @@ class TdmcrawlAddon:
         settings["SPIDER_MIDDLEWARES"].update(SPIDER_MIDDLEWARES)
         settings["EXTENSIONS"].update(EXTENSIONS)
         for switch, components, path in IDLE_WHEN_OFF:
-            if not settings.getbool(switch):
-                settings[components].update({path: None})
+            base = settings[f"{components}_BASE"]
+            if not settings.getbool(switch) and path in base:
+                del base[path]
         if tdm_settings.getbool(settings, "TDMCRAWL_OUTPUT"):
             settings["ITEM_PIPELINES"][OUTPUT_PIPELINE] = OUTPUT
         if tdm_settings.getbool(settings, "TDMCRAWL_DEDUP"):

@@ -25,11 +25,14 @@ import io
 import logging
 import posixpath
 import zipfile
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import lxml.html
-import pypdf
 from lxml import etree
+
+if TYPE_CHECKING:
+    import pypdf
 
 MAX_PAGES = 2000
 MAX_CHARS = 2_000_000
@@ -75,6 +78,8 @@ def document_text(body: bytes, kind: str) -> str:
 
 def pdf_text(body: bytes, max_pages: int = MAX_PAGES, max_chars: int = MAX_CHARS) -> str:
     """The text of a PDF's pages, in order; ``""`` for an unreadable file."""
+    import pypdf  # here, not at the top: about 80 ms at import, and only PDF files need it
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(body), strict=False)
         if reader.is_encrypted:

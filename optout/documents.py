@@ -23,7 +23,6 @@ import re
 import zipfile
 from collections.abc import Iterable
 
-import pypdf
 from lxml import etree
 
 from tdmcrawl.optout.tdmrep import TdmValue
@@ -69,6 +68,8 @@ def pdf_value(body: bytes) -> TdmValue:
 
 def _pypdf_xmp(body: bytes, warnings: list[str]) -> list[bytes]:
     """The document catalogue's XMP stream, decoded by pypdf (compressed streams)."""
+    import pypdf  # here, not at the top: about 80 ms at import, and only PDF files need it
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(body), strict=False)
         metadata = reader.xmp_metadata

@@ -14,7 +14,6 @@ kept as ``X-Crawler-Content-Length``). Content-coding (gzip, br) is kept.
 
 from __future__ import annotations
 
-import gzip
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
+from zlib_ng import gzip_ng
 
 from tdmcrawl.crawler.clock import utc_now
 from tdmcrawl.crawler.errors import WarcOutputError
@@ -296,5 +296,7 @@ def serialize_record(record: Any, *, compress: bool = True) -> bytes:
 
 def gzip_member(data: bytes) -> bytes:
     """``data`` (one whole record, closing CRLF CRLF included) as one gzip member."""
-    # mtime=0: the same record always compresses to the same bytes.
-    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+    # mtime=0: the same record always compresses to the same bytes. zlib-ng: the same
+    # standard deflate as zlib, about 1.7x faster at this level, a member 0.3 % larger
+    # (benchmarks/bench_gzip.py); any gzip reader (warcio, FastWARC, zcat) reads it.
+    return gzip_ng.compress(data, compresslevel=GZIP_LEVEL, mtime=0)

@@ -90,7 +90,7 @@ def test_configure_switches_scheduler_dupefilter_and_prefix():
         priority="cmdline",
     )
     TdmcrawlAddon().update_settings(settings)
-    assert settings["SCHEDULER"] == "tdmcrawl.crawler.frontier.FrontierScheduler"
+    assert settings["SCHEDULER"] == "tdmcrawl.crawler.frontier_scheduler.FrontierScheduler"
     assert settings["DUPEFILTER_CLASS"] == "scrapy_redis.dupefilter.RFPDupeFilter"
     assert settings.getbool("SCHEDULER_PERSIST")
     assert settings["SCHEDULER_QUEUE_KEY"] == "tdmcrawl:frontier:abc:requests"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -141,17 +143,36 @@ COOKIES = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 
 
 def test_addon_leaves_out_components_whose_setting_is_off():
-    # Off (the add-on's defaults): never built, so their modules are never imported.
+    # Off (the add-on's defaults): not in the lists Scrapy builds components from.
     settings = Settings()
     TdmcrawlAddon().update_settings(settings)
-    assert settings.getdict("EXTENSIONS")[REMOTE] is None
-    assert settings.getdict("DOWNLOADER_MIDDLEWARES")[COOKIES] is None
+    assert REMOTE not in settings.get_component_priority_dict_with_base("EXTENSIONS")
+    assert COOKIES not in settings.get_component_priority_dict_with_base("DOWNLOADER_MIDDLEWARES")
     # A project that switches one on gets it, at Scrapy's own priority.
     on = Settings({"REMOTE_CONTROL_ENABLED": True, "COOKIES_ENABLED": True}, priority="project")
     TdmcrawlAddon().update_settings(on)
-    assert REMOTE not in on.getdict("EXTENSIONS")
-    assert COOKIES not in on.getdict("DOWNLOADER_MIDDLEWARES")
-    assert on.getwithbase("DOWNLOADER_MIDDLEWARES")[COOKIES] == 700
+    assert on.get_component_priority_dict_with_base("EXTENSIONS")[REMOTE] == 0
+    assert on.get_component_priority_dict_with_base("DOWNLOADER_MIDDLEWARES")[COOKIES] == 700
+
+
+def test_components_left_out_are_never_imported():
+    # Their modules (aiohttp, tldextract, requests) are what leaving them out saves: building
+    # the component lists as Scrapy does must not import them. A fresh interpreter, as the
+    # test session has imported them already.
+    modules = [REMOTE.rsplit(".", 1)[0], COOKIES.rsplit(".", 1)[0], "aiohttp", "tldextract"]
+    script = f"""
+import sys
+from scrapy.settings import Settings
+from tdmcrawl.crawler.addon import TdmcrawlAddon
+settings = Settings()
+TdmcrawlAddon().update_settings(settings)
+for name in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES"):
+    settings.get_component_priority_dict_with_base(name)
+print([name for name in {modules!r} if name in sys.modules])
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
 
 
 def test_every_setting_is_documented():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import sqlite3
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -330,12 +333,24 @@ def test_export_import_round_trips_any_unicode(tmp_path_factory, author, title, 
 def test_public_names_are_exported():
     from tdmcrawl import registry
 
-    public = sorted(
-        (
-            name
-            for name, value in vars(registry).items()
-            if not name.startswith("_") and not isinstance(value, type(registry))
-        ),
-        key=lambda n: (not n.isupper(), n),
+    # Each name loads its module on first use (the package's __getattr__) and is that
+    # module's object; nothing else is public.
+    assert sorted(registry.__all__) == sorted(registry._MODULES)
+    for name in registry.__all__:
+        module = importlib.import_module(f"tdmcrawl.registry.{registry._MODULES[name]}")
+        assert getattr(registry, name) is getattr(module, name)
+    with pytest.raises(AttributeError):
+        registry.NoSuchName  # noqa: B018
+
+
+def test_registry_errors_alone_do_not_load_sqlite_utils():
+    # Every command imports the errors (crawler/errors.py); a page worker opens no registry
+    # and must not pay for sqlite-utils (and pandas, which it loads when installed).
+    script = (
+        "import sys\n"
+        "from tdmcrawl.registry.errors import RegistryError\n"
+        "print(sorted({'sqlite_utils', 'tdmcrawl.registry.store'} & set(sys.modules)))\n"
     )
-    assert sorted(registry.__all__, key=lambda n: (not n.isupper(), n)) == public
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
