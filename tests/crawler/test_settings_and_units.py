@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 from scrapy.settings import Settings
@@ -20,7 +21,8 @@ from tdmcrawl.crawler.errors import UsageError
 from tdmcrawl.crawler.gates.netguard import crosses_inward, is_public
 from tdmcrawl.crawler.politeness import accept_encoding
 from tdmcrawl.crawler.progress import summary_table
-from tdmcrawl.crawler.spider import in_scope
+from tdmcrawl.crawler.run import build_settings
+from tdmcrawl.crawler.spider import host_of, in_scope
 from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.crawler.warc.recover import recover_open_files
 from tdmcrawl.crawler.warc.writer import RotatingWarcWriter
@@ -74,6 +76,25 @@ def test_scope():
     assert not in_scope("http://localhost:8080/x", "host", seeds)
     assert in_scope("http://anywhere.org/", "any", seeds)
     assert not in_scope("mailto:someone@example.kz", "any", seeds)
+    assert in_scope("http://User:pw@WWW.Example.KZ:8080/a", "host", seeds)
+    assert not in_scope("http:///no-host", "any", seeds)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://User:pw@WWW.Example.KZ:8080/x",
+        "http://[::1]:80/",
+        "http://127.0.0.1:8080/x",
+        "http:///x",
+        "https://ҚАЗАҚ.kz/",
+        "http://a.b/?q=http://c.d/",
+    ],
+)
+def test_host_of_is_the_lowercase_hostname(url):
+    # The spider's cached host of a netloc: what urlsplit's hostname property gives.
+    parts = urlsplit(url)
+    assert host_of(parts.netloc) == (parts.hostname or "").lower()
 
 
 def test_overrides_and_seeds(tmp_path):
@@ -236,3 +257,9 @@ def test_recovery_of_a_killed_writer(tmp_path):
         kinds = [r.rec_type for r in ArchiveIterator(stream)]
     assert kinds == ["warcinfo"] + ["response", "request", "metadata"] * 2
     assert pages[1].decision == Decision(url=urls[1])
+
+
+def test_commands_run_few_item_tasks_unless_told():
+    # tdmcrawl's spiders yield only requests: a few output tasks a page, not Scrapy's 100.
+    assert build_settings({}).getint("CONCURRENT_ITEMS") == 8
+    assert build_settings({}, {"CONCURRENT_ITEMS": "50"}).getint("CONCURRENT_ITEMS") == 50
