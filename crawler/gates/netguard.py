@@ -20,6 +20,7 @@ download the peer address of the connection is checked again (DNS rebinding).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -59,6 +60,7 @@ def is_public(address: str) -> bool:
     return ip.is_global
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked once a request: a crawl has few hosts
 def normalise_host(host: str) -> str:
     """A host as the network stack will read it: numeric IPv4 spellings as a dotted quad,
     IPv4-mapped IPv6 as its IPv4 address, other IP addresses in their canonical form;
