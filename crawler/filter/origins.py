@@ -15,12 +15,18 @@ robots.txt that names one finds it by its URL (:func:`collect_origin_files`).
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter.fastread import Layout, header, scan
 from tdmcrawl.crawler.filter.options import FilterOptions, Warn
 from tdmcrawl.crawler.filter.read import (
@@ -77,13 +83,46 @@ def collect_origin_files(
     signals carry them all, so a licence named anywhere is found). ``layouts`` gets the
     inputs FastWARC may read in pass 2 (:mod:`crawler.filter.fastread`)."""
     captures: Captures = {}
-    quiet: Warn = lambda message: None  # noqa: E731
     input_list = list(inputs)
-    for path in input_list:
-        merge_captures(captures, file_captures(path, quiet, layouts))
+    fast = layouts is not None
+    for path, (found, layout) in zip(
+        input_list, _each_input(input_list, fast, options.workers), strict=True
+    ):
+        merge_captures(captures, found)  # in input order: the same result as one process
+        if layouts is not None and layout is not None:
+            layouts[path] = layout
     for path in evidence:
         merge_captures(captures, file_captures(path, warn))
     return origins_from_captures(captures, options)
+
+
+def input_captures(path: Path, fast_read: bool) -> tuple[Captures, Layout | None]:
+    """Pass 1 over one input file: its captures, and the layout FastWARC proved (if
+    ``fast_read`` and it did). Damage is not reported here: the decision pass says it."""
+    layouts: dict[Path, Layout] | None = {} if fast_read else None
+    captures = file_captures(path, lambda message: None, layouts)
+    return captures, (layouts or {}).get(path)
+
+
+def _each_input(
+    paths: list[Path], fast_read: bool, workers: int
+) -> Iterable[tuple[Captures, Layout | None]]:
+    """:func:`input_captures` of every path, in order; several files at once in forked
+    processes when the filter has workers (pass 1 reads every byte, as pass 2 does)."""
+    processes = min(workers + 1, len(paths))
+    if processes < 2:
+        return (input_captures(path, fast_read) for path in paths)
+    # fork: pass 1 runs before the audit's writer thread exists, and the children need
+    # nothing but the parent's imports; they return plain data.
+    method = "fork" if sys.platform.startswith("linux") else None
+    try:
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context(method)) as pool:
+            return list(pool.map(input_captures, paths, repeat(fast_read)))
+    except BrokenProcessPool as exc:  # a dead process: no origin file may go unread
+        raise FilterError(
+            f"reading the inputs' origin files in {processes} processes failed "
+            f"({type(exc).__name__}: {exc}): stopped before any record was decided"
+        ) from exc
 
 
 def origins_from_captures(

@@ -12,6 +12,7 @@ import random
 import signal
 import sqlite3
 import zlib
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 from tdmcrawl.crawler.errors import FilterError
 from tdmcrawl.crawler.filter import FilterOptions, filter_warc_files
 from tdmcrawl.crawler.filter import neardup as neardup_module
+from tdmcrawl.crawler.filter import origins as origins_module
 from tdmcrawl.crawler.filter.fastread import scan
 from tdmcrawl.crawler.filter.neardup import NearDuplicates
 from tdmcrawl.crawler.filter.options import FilterResult
@@ -309,6 +311,48 @@ def test_many_pages_through_workers_give_the_single_process_output(tmp_path: Pat
     assert workers == single
     copies = [row for row in single["exclusions"] if row[1] == "reserved-copy"]
     assert len(copies) >= 15
+
+
+def test_origin_files_read_in_several_processes_decide_pages_of_every_file(
+    tmp_path: Path,
+) -> None:
+    """Pass 1 reads the files in parallel: a robots.txt captured only in the last file,
+    and a newer capture of it in the middle one, still decide the pages of the first."""
+    pages = [Cap(f"{B}/бет/{n}", page(str(n), long_text(300 + n))) for n in range(12)]
+    sources = [tmp_path / f"{n}.warc.gz" for n in range(3)]
+    write_warc(sources[0], pages[:6])
+    old = replace(robots(B, "User-agent: *\nAllow: /\n"), date="2020-01-01T00:00:00Z")
+    newer = replace(robots(B, "User-agent: *\nDisallow: /бет/1\n"), date="2026-12-01T00:00:00Z")
+    write_warc(sources[1], [newer, *pages[6:]])
+    write_warc(sources[2], [old])
+    single = run(sources, tmp_path / "single", workers=0, fast_read=False)
+    parallel = run(sources, tmp_path / "parallel", workers=2)
+    assert parallel == single
+    excluded = sorted(row[0] for row in single["exclusions"])
+    # /бет/1, /бет/10 and /бет/11 (first and second file), by the newer capture
+    assert [url.rsplit("/", 1)[1] for url in excluded] == ["1", "10", "11"]
+
+
+def _dying_captures(path: Path, fast_read: bool) -> Any:
+    """In a pass-1 process: it dies (as a crash or the OOM killer would)."""
+    if multiprocessing.parent_process() is not None:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _REAL_CAPTURES(path, fast_read)
+
+
+_REAL_CAPTURES = origins_module.input_captures
+
+
+def test_a_pass_one_process_that_dies_stops_the_run_before_any_decision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = [clean_warc(tmp_path / "a.warc.gz"), clean_warc(tmp_path / "b.warc.gz")]
+    monkeypatch.setattr(origins_module, "input_captures", _dying_captures)
+    out = tmp_path / "out"
+    with pytest.raises(FilterError, match="origin files in 2 processes failed"):
+        filter_warc_files(sources, out, options=FilterOptions(workers=1))
+    assert not (out / "audit.sqlite").exists()  # stopped before the run began
+    assert output_files(out) == []
 
 
 _REAL_BATCH = neardup_module._fingerprint_batch
