@@ -26,8 +26,15 @@ The small-page figure of the first version of this benchmark (one short
 paragraph a page, a tree of unique links, one origin, concurrency 16) is
 kept beside it for continuity (``--small-pages``, 0 to skip).
 
+tdmcrawl's commands run Scrapy with ``CONCURRENT_ITEMS=8`` (Scrapy's default
+is 100 asyncio tasks for each page's spider output; neither crawler yields
+items). The baseline keeps Scrapy's default, as ``../shared/bench`` defines
+it; ``--bare-items 8`` runs it with tdmcrawl's value too, in the same rounds,
+and gives the ratios against that as well: tdmcrawl's own work, apart from
+what the setting saves.
+
     python benchmarks/bench_crawl_overhead.py [--pages 500] [--origins 4] [--rounds 3]
-        [--profile] [--small-pages 3000]
+        [--profile] [--small-pages 3000] [--bare-items 8] [--before PYTHON]
 """
 
 from __future__ import annotations
@@ -310,7 +317,12 @@ def realistic(args: argparse.Namespace) -> None:
                 f"load before: {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
-            names = ["bare", "tdmcrawl", *(["before"] if args.before else [])]
+            names = [
+                "bare",
+                *(["bare-items"] if args.bare_items else []),
+                "tdmcrawl",
+                *(["before"] if args.before else []),
+            ]
             for round_ in range(args.rounds):
                 for name in names:
                     out = tmp / f"{name}-{round_}"
@@ -318,6 +330,11 @@ def realistic(args: argparse.Namespace) -> None:
                     cwd = ROOT
                     if name == "bare":
                         argv = bare_argv(out, seeds)
+                    elif name == "bare-items":
+                        # The baseline with tdmcrawl's CONCURRENT_ITEMS (crawler/run.py): what
+                        # that Scrapy setting saves, apart from tdmcrawl's own work.
+                        items = f"CONCURRENT_ITEMS={args.bare_items}"
+                        argv = [*bare_argv(out, seeds), "-s", items]
                     elif name == "before":
                         # Another checkout's tdmcrawl (its own venv), e.g. main before a change.
                         argv = tdmcrawl_argv(out, seeds, registry, args.before)
@@ -327,7 +344,7 @@ def realistic(args: argparse.Namespace) -> None:
                         argv += [a for kv in args.set for a in ("-s", kv)]
                     log = tmp / f"{name}-{round_}.log"
                     wall, cpu = measured(argv + settings_args(), log, cwd)
-                    urls = kept_urls(out if name == "bare" else out / "warc")
+                    urls = kept_urls(out if name.startswith("bare") else out / "warc")
                     kept.setdefault(name, urls)
                     if urls != kept[name]:
                         print(f"  note: {name} kept other pages in round {round_ + 1}")
@@ -338,6 +355,8 @@ def realistic(args: argparse.Namespace) -> None:
                         flush=True,
                     )
             if args.rounds:
+                if args.bare_items:
+                    LABELS["bare-items"] = f"bare, CONCURRENT_ITEMS={args.bare_items}"
                 report(rows, kept)
             if args.profile:
                 profile_summary(tmp, seeds, registry, args.profile_dir)
@@ -348,6 +367,7 @@ def realistic(args: argparse.Namespace) -> None:
 
 LABELS = {
     "bare": "bare scrapy + warcio",
+    "bare-items": "bare, CONCURRENT_ITEMS=8",
     "tdmcrawl": "tdmcrawl crawl",
     "before": "tdmcrawl crawl (before)",
 }
@@ -368,22 +388,28 @@ def report(rows: dict[str, list[tuple[float, float, int]]], kept: dict[str, set[
     for name in ("tdmcrawl", "before"):
         if name in rows:
             ratios(name, rows, kept)
+    if "bare-items" in rows:
+        ratios("tdmcrawl", rows, kept, base="bare-items")
 
 
 def ratios(
-    name: str, rows: dict[str, list[tuple[float, float, int]]], kept: dict[str, set[str]]
+    name: str,
+    rows: dict[str, list[tuple[float, float, int]]],
+    kept: dict[str, set[str]],
+    base: str = "bare",
 ) -> None:
-    wall_ratios = [t[0] / b[0] for b, t in zip(rows["bare"], rows[name], strict=True)]
-    cpu_ratios = [t[1] / b[1] for b, t in zip(rows["bare"], rows[name], strict=True)]
-    same = kept["bare"] == kept[name]
+    wall_ratios = [t[0] / b[0] for b, t in zip(rows[base], rows[name], strict=True)]
+    cpu_ratios = [t[1] / b[1] for b, t in zip(rows[base], rows[name], strict=True)]
+    same = kept[base] == kept[name]
+    against = "bare" if base == "bare" else LABELS[base]
     print(
-        f"{LABELS[name]} / bare, per round: wall {span(wall_ratios, '.2f')}x (median "
+        f"{LABELS[name]} / {against}, per round: wall {span(wall_ratios, '.2f')}x (median "
         f"{statistics.median(wall_ratios):.2f}x, goal <= 1.15x), CPU {span(cpu_ratios, '.2f')}x "
         f"(median {statistics.median(cpu_ratios):.2f}x, goal <= 1.3x); same pages kept: "
-        f"{'yes' if same else 'NO'} ({len(kept[name])} and {len(kept['bare'])})"
+        f"{'yes' if same else 'NO'} ({len(kept[name])} and {len(kept[base])})"
     )
     if not same:
-        only = sorted(kept["bare"] ^ kept[name])[:5]
+        only = sorted(kept[base] ^ kept[name])[:5]
         print(f"  differ, e.g.: {only}")
 
 
@@ -570,6 +596,13 @@ def main() -> None:
         metavar="PYTHON",
         help="also run the tdmcrawl of another checkout (its venv's python, e.g. "
         "/work/main/.venv/bin/python), in the same alternating rounds",
+    )
+    parser.add_argument(
+        "--bare-items",
+        type=int,
+        metavar="N",
+        help="also run the baseline with -s CONCURRENT_ITEMS=N (tdmcrawl's own default is 8), "
+        "in the same rounds, and give tdmcrawl's ratios against it too",
     )
     parser.add_argument("--bare-small", help=argparse.SUPPRESS)
     parser.add_argument("--profile-run", help=argparse.SUPPRESS)

@@ -33,6 +33,35 @@ SCOPES = tdm_settings.SCOPES
 DOCUMENT_EXTENSIONS = {"application/pdf": ("pdf",), "application/epub+zip": ("epub",)}
 
 
+def _own_method(spider: Any, func: Any) -> str | None:
+    """The name ``func`` has on ``spider`` when it is one of its methods, else None."""
+    name = getattr(func, "__name__", None)
+    if name is None or getattr(func, "__self__", None) is not spider:
+        return None
+    own = getattr(type(spider), name, None)
+    return name if own is not None and own is getattr(func, "__func__", None) else None
+
+
+class PageRequest(scrapy.Request):
+    """The spider's requests. The disk queue (JOBDIR) stores a request's callbacks by
+    name, and Scrapy finds a name by listing every attribute of the spider
+    (``inspect.getmembers``, twice a request: most of a queued request's cost); ours
+    are the spider's own methods, named directly. Anything else goes Scrapy's way."""
+
+    def to_dict(self, *, spider: scrapy.Spider | None = None) -> dict[str, Any]:
+        callback, errback = self.callback, self.errback
+        names = (_own_method(spider, callback), _own_method(spider, errback))
+        if spider is None or None in names:
+            return super().to_dict(spider=spider)
+        self.callback = self.errback = None
+        try:
+            data = super().to_dict(spider=spider)
+        finally:
+            self.callback, self.errback = callback, errback
+        data["callback"], data["errback"] = names
+        return data
+
+
 def link_extractor(text_types: list[str]) -> LinkExtractor:
     """Scrapy's extractor, following links to the document files that are page types."""
     wanted = {ext for t in text_types for ext in DOCUMENT_EXTENSIONS.get(t.strip().lower(), ())}
@@ -111,7 +140,7 @@ class TdmcrawlSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.start_urls:
-            yield scrapy.Request(
+            yield PageRequest(
                 url,
                 callback=self.parse,
                 errback=self.failed,
@@ -125,7 +154,7 @@ class TdmcrawlSpider(scrapy.Spider):
             if depth_limit and page.depth + 1 > depth_limit:
                 continue
             for link in page.links:
-                yield scrapy.Request(
+                yield PageRequest(
                     link,
                     callback=self.parse,
                     errback=self.failed,
@@ -161,7 +190,7 @@ class TdmcrawlSpider(scrapy.Spider):
         # The parent goes in meta, not only in a Referer: a page may ask for none, and
         # links followed from the errback (a refused page) get none at all.
         for url in links:
-            yield scrapy.Request(
+            yield PageRequest(
                 url, callback=self.parse, errback=self.failed, meta={PARENT_META: response.url}
             )
 

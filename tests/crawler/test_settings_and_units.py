@@ -22,7 +22,7 @@ from tdmcrawl.crawler.gates.netguard import crosses_inward, is_public
 from tdmcrawl.crawler.politeness import accept_encoding
 from tdmcrawl.crawler.progress import summary_table
 from tdmcrawl.crawler.run import build_settings
-from tdmcrawl.crawler.spider import host_of, in_scope
+from tdmcrawl.crawler.spider import PageRequest, TdmcrawlSpider, host_of, in_scope
 from tdmcrawl.crawler.warc.capture import Capture
 from tdmcrawl.crawler.warc.recover import recover_open_files
 from tdmcrawl.crawler.warc.writer import RotatingWarcWriter
@@ -78,6 +78,35 @@ def test_scope():
     assert not in_scope("mailto:someone@example.kz", "any", seeds)
     assert in_scope("http://User:pw@WWW.Example.KZ:8080/a", "host", seeds)
     assert not in_scope("http:///no-host", "any", seeds)
+
+
+def test_page_requests_go_to_the_disk_queue_as_scrapy_would_store_them() -> None:
+    """The JOBDIR form names the callbacks without Scrapy's search through the spider:
+    the same dict (plus the class), and the same request when read back."""
+    from scrapy import Request
+    from scrapy.utils.request import request_from_dict
+
+    spider = TdmcrawlSpider(seeds=["https://сайт.kz/"])
+    fields = {"callback": spider.parse, "errback": spider.failed, "meta": {"depth": 2}}
+    ours = PageRequest("https://сайт.kz/бет", **fields).to_dict(spider=spider)
+    scrapys = Request("https://сайт.kz/бет", **fields).to_dict(spider=spider)
+    assert ours.pop("_class") == "tdmcrawl.crawler.spider.PageRequest"
+    assert ours == scrapys
+    back = request_from_dict(ours, spider=spider)
+    assert type(back) is PageRequest
+    assert (back.callback, back.errback, back.meta) == (spider.parse, spider.failed, {"depth": 2})
+
+
+def test_page_requests_with_other_callbacks_are_stored_as_scrapy_stores_them() -> None:
+    spider = TdmcrawlSpider(seeds=["https://a.kz/"])
+    other = TdmcrawlSpider(seeds=["https://b.kz/"])
+    # Another spider's method: Scrapy's search finds the same function by name.
+    request = PageRequest("https://a.kz/x", callback=other.parse, errback=spider.failed)
+    assert request.to_dict(spider=spider)["callback"] == "parse"
+    assert request.callback == other.parse  # left as it was
+    # A function that is no method: Scrapy's error.
+    with pytest.raises(ValueError, match="not an instance method"):
+        PageRequest("https://a.kz/y", callback=lambda response: None).to_dict(spider=spider)
 
 
 @pytest.mark.parametrize(
