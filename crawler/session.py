@@ -451,20 +451,13 @@ class CrawlSession:
         if self.evidence is None or capture is None:
             return None
         ref = self.evidence.write_capture(url, capture)
-        if self.audit is not None:
-            self.audit.record_evidence(
-                url,
-                warc_file=ref.filename,
-                offset=ref.offset,
-                record_id=ref.record_id,
-                kind=kind,
-            )
+        self.refer_evidence(url, ref, kind)
         return ref
 
     def refer_evidence(
         self, url: str, ref: WarcRef, kind: str, *, captured_at: str | None = None
     ) -> None:
-        """Audit a capture another node of the cluster archived (its WARC file, not ours)."""
+        """Audit a capture archived at ``ref``: in our evidence WARC, or another node's."""
         if self.audit is not None:
             self.audit.record_evidence(
                 url,

@@ -54,6 +54,7 @@ from tdmcrawl.crawler.filter.options import FilterOptions, FilterResult, Warn
 from tdmcrawl.crawler.filter.origins import (
     Captures,
     file_captures,
+    input_captures,
     merge_captures,
     origins_from_captures,
 )
@@ -191,10 +192,11 @@ def read_captures(
 ) -> tuple[Captures, list[str], Layout | None]:
     """Pass 1 over one file: its origin-file captures, its warnings when ``report``, and
     for an input (not ``report``) the layout FastWARC proved, if any (filter/fastread.py)."""
+    if not report:
+        captures, layout = input_captures(path, fast_read)
+        return captures, [], layout
     warnings: list[str] = []
-    layouts: dict[Path, Layout] | None = {} if fast_read and not report else None
-    captures = file_captures(path, warnings.append if report else (lambda message: None), layouts)
-    return captures, warnings, (layouts or {}).get(path)
+    return file_captures(path, warnings.append), warnings, None
 
 
 def decide_part(
